@@ -1,0 +1,38 @@
+"""The NAS-Bench-201 search space as plain functions (no torch import here).
+
+``metad2a.space.network`` (the macro network) and ``metad2a.space.pyg`` import torch and
+are loaded only on demand.
+"""
+
+from metad2a.space.arch import (
+    Cell,
+    all_archs,
+    all_cells,
+    arch_to_index,
+    canonical_string,
+    format_cell,
+    from_naslib,
+    index_to_arch,
+    parse,
+    to_naslib,
+)
+from metad2a.space.canonical import canonical_form, isomorphism_form, unique_cells, zero_unreachable
+from metad2a.space.graph import (
+    DAG_EDGES,
+    NODE_TYPES,
+    NUM_DAG_NODES,
+    NUM_NODE_TYPES,
+    dag_adjacency,
+    node_one_hot,
+    node_types,
+    op_counts,
+    to_networkx,
+)
+from metad2a.space.ops import EDGES, NASLIB_OPS, NUM_CELLS, OPS
+
+__all__ = [
+    "Cell", "all_archs", "all_cells", "arch_to_index", "canonical_string", "format_cell", "from_naslib",
+    "index_to_arch", "parse", "to_naslib", "canonical_form", "isomorphism_form", "unique_cells",
+    "zero_unreachable", "DAG_EDGES", "NODE_TYPES", "NUM_DAG_NODES", "NUM_NODE_TYPES", "dag_adjacency",
+    "node_one_hot", "node_types", "op_counts", "to_networkx", "EDGES", "NASLIB_OPS", "NUM_CELLS", "OPS",
+]
