@@ -1,0 +1,1 @@
+"""The meta-training database: tasks, (task, cell, seed, recipe) records, features."""
