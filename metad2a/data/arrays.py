@@ -1,0 +1,190 @@
+"""Image sets stored as arrays: MNIST-style idx(.gz) files and .npz archives."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from metad2a.data.decode import resize_batch
+from metad2a.data.imageset import ImageSet
+from metad2a.data.sampling import sample_per_class
+from metad2a.errors import DataError
+
+# idx type byte -> big-endian numpy dtype (http://yann.lecun.com/exdb/mnist/ file format).
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_NPZ_IMAGE_KEYS = ("x", "images", "X", "x_train", "data")
+_NPZ_LABEL_KEYS = ("y", "labels", "Y", "y_train", "targets")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one idx or idx.gz file into a native-endian array of its stored shape."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"idx file {p} does not exist: pass the path of an *-idx3-ubyte(.gz) / *-idx1-ubyte(.gz) file")
+    raw = p.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the suffix says
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise DataError(f"{p} is a damaged gzip file ({e}): download it again") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{p} is not an idx file (bad magic number): expected MNIST-style idx data")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    need = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header < need:
+        raise DataError(f"{p} is truncated ({len(raw) - header} of {need} data bytes): download it again")
+    return np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def find_idx_pair(folder: str | os.PathLike) -> tuple[Path, Path]:
+    """The (images, labels) idx files in ``folder``; prefers a ``train*`` pair when several exist."""
+    d = Path(folder)
+    images = sorted(f for f in d.iterdir() if "idx3" in f.name)
+    labels = sorted(f for f in d.iterdir() if "idx1" in f.name)
+    if not images or not labels:
+        raise DataError(f"no idx image/label pair in {d}: expected *-images-idx3-ubyte(.gz) and *-labels-idx1-ubyte(.gz)")
+    img = next((f for f in images if f.name.startswith("train")), images[0])
+    want = img.name.replace("images", "labels").replace("idx3", "idx1")
+    lab = next((f for f in labels if f.name == want), None)
+    if lab is None:
+        raise DataError(f"no labels file {want} next to {img}: idx images need their matching labels file")
+    return img, lab
+
+
+def to_uint8_nhwc(images: np.ndarray, where: str = "array") -> np.ndarray:
+    """Convert (N,H,W), (N,H,W,C) or (N,C,H,W) images of any numeric dtype to (N,H,W,3) uint8.
+
+    C may be 1 (grey, repeated), 3, or 4 (alpha dropped). Floats in [0, 1] are scaled by 255;
+    other floats are clipped to [0, 255]; integers above 255 are scaled from 16 bits.
+    """
+    x = np.asarray(images)
+    if x.dtype.kind not in "uif" and x.dtype != np.bool_:
+        raise DataError(f"{where}: images must be numeric, got dtype {x.dtype}")
+    if x.ndim == 3:
+        x = x[..., None]
+    elif x.ndim == 4:
+        if x.shape[-1] not in (1, 3, 4) and x.shape[1] in (1, 3, 4):
+            x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC
+        if x.shape[-1] not in (1, 3, 4):
+            raise DataError(f"{where}: cannot tell the channel axis of images {x.shape}; use NHW, NHWC or NCHW with 1, 3 or 4 channels")
+    else:
+        raise DataError(f"{where}: images must be (N,H,W), (N,H,W,C) or (N,C,H,W), got shape {x.shape}")
+    if x.shape[-1] == 4:
+        x = x[..., :3]
+    if x.dtype != np.uint8:
+        xf = x.astype(np.float32)
+        hi = float(xf.max()) if xf.size else 0.0
+        if x.dtype.kind == "f" and hi <= 1.0:
+            xf = xf * 255.0
+        elif hi > 255.0:
+            xf = xf * (255.0 / 65535.0)
+        x = np.clip(np.rint(xf), 0, 255).astype(np.uint8)
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return np.ascontiguousarray(x)
+
+
+def from_arrays(
+    images: np.ndarray,
+    labels: np.ndarray,
+    size: int | None = None,
+    class_names: Sequence[str] | None = None,
+    max_per_class: int | None = None,
+    seed: int = 0,
+    source: str = "array",
+) -> ImageSet:
+    """Build an ImageSet from in-memory arrays (see ``to_uint8_nhwc`` for accepted layouts).
+
+    labels: (N,) of any values; they are mapped to 0..C-1 in sorted order. ``class_names``
+    names the sorted distinct labels (default: their string form). ``size=None`` keeps the
+    stored size if square (non-square images are centre-cropped to their shorter side).
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != len(images):
+        raise DataError(f"{source}: {len(images)} images but {len(labels)} labels; they must match one to one")
+    if len(labels) == 0:
+        raise DataError(f"{source}: contains no images")
+    values, y = np.unique(labels, return_inverse=True)
+    names = [str(v) for v in values] if class_names is None else [str(n) for n in class_names]
+    if len(names) != len(values):
+        raise DataError(f"{source}: {len(names)} class names for {len(values)} distinct labels")
+    if len(values) < 2:
+        raise DataError(f"{source}: only one class ({names[0]!r}); a dataset needs at least 2 classes")
+    y = y.astype(np.int64)
+    notes = []
+    if max_per_class is not None:
+        idx = sample_per_class(y, max_per_class, seed)
+        counts = np.bincount(y, minlength=len(values))
+        short = [f"{names[c]}:{counts[c]}" for c in range(len(values)) if counts[c] < max_per_class]
+        if short:
+            notes.append(f"{len(short)} classes have fewer than {max_per_class} images ({', '.join(short[:10])}); using what there is")
+        images, y = np.asarray(images)[idx], y[idx]
+    x = to_uint8_nhwc(images, source)
+    h, w = x.shape[1:3]
+    target = size if size is not None else min(h, w)
+    x = resize_batch(x, target)
+    return ImageSet(x, y, names, warnings=notes, source=source)
+
+
+def load_idx(
+    images_path: str | os.PathLike,
+    labels_path: str | os.PathLike | None = None,
+    size: int | None = None,
+    class_names: Sequence[str] | None = None,
+    max_per_class: int | None = None,
+    seed: int = 0,
+) -> ImageSet:
+    """Load MNIST-style idx(.gz) files: images (N, H, W) uint8 and labels (N,).
+
+    ``images_path`` may also be a folder holding the pair (see ``find_idx_pair``).
+    ``labels_path=None`` derives it from the images file name (images-idx3 -> labels-idx1).
+    Returns (N, size, size, 3) uint8 RGB (grey repeated); ``size=None`` keeps 28x28.
+    """
+    ip = Path(images_path)
+    if ip.is_dir():
+        ip, lp = find_idx_pair(ip)
+        labels_path = labels_path or lp
+    if labels_path is None:
+        labels_path = ip.with_name(ip.name.replace("images", "labels").replace("idx3", "idx1"))
+    x, y = read_idx(ip), read_idx(labels_path)
+    if y.ndim != 1:
+        raise DataError(f"{labels_path} holds an array of shape {y.shape}, not labels: pass the *-labels-idx1 file")
+    return from_arrays(x, y, size, class_names, max_per_class, seed, source=str(ip))
+
+
+def load_npz(
+    path: str | os.PathLike,
+    size: int | None = None,
+    max_per_class: int | None = None,
+    seed: int = 0,
+) -> ImageSet:
+    """Load a .npz with images under ``x``/``images`` and labels under ``y``/``labels``.
+
+    Images may be NHW, NHWC or NCHW, of any numeric dtype; an optional ``class_names`` array
+    names the sorted distinct labels. Returns (N, size, size, 3) uint8 images.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"npz file {p} does not exist: pass the path of a .npz with arrays x (images) and y (labels)")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            keys = list(z.keys())
+            xk = next((k for k in _NPZ_IMAGE_KEYS if k in z), None)
+            yk = next((k for k in _NPZ_LABEL_KEYS if k in z), None)
+            if xk is None or yk is None:
+                raise DataError(f"{p} has arrays {keys}: name the images 'x' (or 'images') and the labels 'y' (or 'labels')")
+            x, y = z[xk], z[yk]
+            names = [str(n) for n in z["class_names"]] if "class_names" in z else None
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise DataError(f"{p} is not a readable .npz ({e}): save it with numpy.savez(path, x=images, y=labels)") from e
+    return from_arrays(x, y, size, names, max_per_class, seed, source=str(p))
