@@ -1,0 +1,245 @@
+"""Measure a cell-training recipe: seed-to-seed noise and fidelity to ImageNet16-120.
+
+    # noise: T k-class Tiny-ImageNet tasks x C cells x 2 seeds (run parts in parallel, resumable)
+    nice python bench/recipe_probe.py noise --name mini-v1 --tasks 5 --cells 30 --part 0 --nparts 2
+    # fidelity: the same C cells on a 120-class Tiny-ImageNet task at the recipe's resolution
+    nice python bench/recipe_probe.py fidelity --name mini-v1 --cells 30 --part 0 --nparts 2
+    # summary of every probed config -> bench/results/recipe_probe.json
+    python bench/recipe_probe.py report --choose mini-v1
+
+``--set key=value`` changes recipe fields (e.g. ``--set N=1 epochs=6``); ``--name`` labels the
+config. Runs are appended one JSON line each to bench/results/probe_runs/<name>.<probe>.jsonl,
+so an interrupted probe resumes where it stopped. Cells are drawn uniformly (seed 0) from the
+6,466 unique cells; the first C of that draw are used, so larger probes extend smaller ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from metad2a.database.tasks import fidelity_task, load_task_images, make_meta_train_tasks
+from metad2a.metrics import kendall_tau, spearman
+from metad2a.recipe import MINI, Recipe, recipe_hash
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RUNS = RESULTS / "probe_runs"
+PROBE_TASK_SEED = 777  # probe tasks are drawn apart from the collection's (seed 0)
+
+
+def probe_cells(n: int) -> list[str]:
+    """The first n cells of a fixed uniform draw (without replacement) from the unique cells."""
+    from metad2a.space import unique_cells
+
+    pool = unique_cells()
+    order = np.random.default_rng(0).permutation(len(pool))
+    return [pool[i] for i in order[:n]]
+
+
+def parse_set(items: list[str], base: Recipe) -> Recipe:
+    changes = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        kind = type(getattr(base, key))
+        changes[key] = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
+    return base.with_(**changes)
+
+
+def run_probe(args) -> None:
+    import torch
+
+    from metad2a.recipe import train_cell
+
+    torch.set_num_threads(args.threads)
+    recipe = parse_set(args.set, MINI)
+    if args.probe == "noise":
+        tasks = make_meta_train_tasks(args.tasks, args.k, recipe.train_per_class, recipe.test_per_class,
+                                      seed=PROBE_TASK_SEED)
+        seeds = list(range(args.seeds))
+    else:
+        tasks = [fidelity_task(120, recipe.train_per_class, recipe.test_per_class)]
+        seeds = list(range(args.seeds))
+    cells = probe_cells(args.cells)
+    # Seed-major order: a partial probe already has both seeds of its first cells.
+    jobs = [(t, c, s) for t in tasks for c in cells for s in seeds][args.part :: args.nparts]
+    out = RUNS / f"{args.name}.{args.probe}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    h = recipe_hash(recipe)
+    done = {(r["task_id"], r["arch"], r["seed"]) for r in read_runs(out) if r["recipe_hash"] == h}
+    images = None
+    for t, c, s in jobs:
+        if (t.task_id, c, s) in done:
+            continue
+        if images is None or images.spec.task_id != t.task_id:
+            images = load_task_images(t, recipe.resolution)
+        r = train_cell(c, images.train_x, images.train_y, images.test_x, images.test_y, t.num_classes, recipe, s)
+        r.update(task_id=t.task_id, probe=args.probe, name=args.name, load1=os.getloadavg()[0],
+                 recipe=recipe.to_dict(), time=time.time())
+        with open(out, "a") as f:  # one line per run: a crash loses at most the run in flight
+            f.write(json.dumps(r) + "\n")
+        print(f"{args.name} {t.task_id} seed {s} wall {r['wall_s']:.1f}s cpu {r['cpu_s']:.1f}s "
+              f"target {r['target']:.2f} {c}", flush=True)
+
+
+def read_runs(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a kill
+            pass
+    return rows
+
+
+def _med(xs) -> float | None:
+    return float(statistics.median(xs)) if xs else None
+
+
+def _alt_targets(r: dict) -> dict[str, float]:
+    """Targets computable after the fact from a run's curves (to compare smoothing choices)."""
+    acc = r["test_acc"]
+    out = {f"mean_last_{k}": float(np.mean(acc[-k:])) for k in range(1, len(acc) + 1)}
+    out["neg_test_loss"] = -r["test_loss"][-1]
+    return out
+
+
+def summarise_noise(runs: list[dict]) -> dict:
+    """Per task: Spearman between seed 0 and seed 1 over the cells that have both."""
+    by = defaultdict(lambda: defaultdict(dict))
+    for r in runs:
+        by[r["task_id"]][r["arch"]][r["seed"]] = r
+    per_task, per_task_final, per_task_loss = {}, {}, {}
+    for t, cells in sorted(by.items()):
+        both = [c for c in cells if 0 in cells[c] and 1 in cells[c]]
+        if len(both) < 5:
+            continue
+        per_task[t] = spearman([cells[c][0]["target"] for c in both], [cells[c][1]["target"] for c in both])
+        per_task_final[t] = spearman([cells[c][0]["final_acc"] for c in both], [cells[c][1]["final_acc"] for c in both])
+        per_task_loss[t] = spearman([-cells[c][0]["test_loss"][-1] for c in both],
+                                    [-cells[c][1]["test_loss"][-1] for c in both])
+    alt = defaultdict(list)
+    for t, cells in by.items():
+        both = [c for c in cells if 0 in cells[c] and 1 in cells[c]]
+        if len(both) < 5:
+            continue
+        a0 = [_alt_targets(cells[c][0]) for c in both]
+        a1 = [_alt_targets(cells[c][1]) for c in both]
+        for key in a0[0]:
+            alt[key].append(spearman([x[key] for x in a0], [x[key] for x in a1]))
+    n_cells = {t: sum(1 for c in cells.values() if 0 in c and 1 in c) for t, cells in by.items()}
+    # Not the issue's fidelity (that needs the 120-class task): the k-class tasks' seed-mean
+    # ranking against ImageNet16-120, a cheap hint while exploring.
+    from metad2a.nb201_tables import test_accuracy
+
+    truth = test_accuracy()
+    proxy = [spearman([np.mean([r["target"] for r in cells[c].values()]) for c in cells],
+                      [truth[c]["imagenet16_120_test"] for c in cells]) for cells in by.values() if len(cells) > 4]
+    targets = [r["target"] for r in runs]
+    return {
+        "runs": len(runs), "tasks": len(per_task), "cells_per_task": n_cells,
+        "seed_spearman_per_task": {t: round(v, 4) for t, v in per_task.items()},
+        "seed_spearman": float(np.mean(list(per_task.values()))) if per_task else None,
+        "seed_spearman_final_acc": float(np.mean(list(per_task_final.values()))) if per_task_final else None,
+        "seed_spearman_test_loss": float(np.mean(list(per_task_loss.values()))) if per_task_loss else None,
+        "seed_spearman_by_target": {k: round(float(np.mean(v)), 4) for k, v in alt.items()},
+        "k_class_vs_imagenet16_spearman": float(np.mean(proxy)) if proxy else None,
+        "median_wall_s": _med([r["wall_s"] for r in runs]), "median_cpu_s": _med([r["cpu_s"] for r in runs]),
+        "median_load1": _med([r.get("load1", 0) for r in runs]),
+        "target_range": [min(targets), max(targets)] if targets else None,
+    }
+
+
+def summarise_fidelity(runs: list[dict]) -> dict:
+    """Spearman / Kendall of the seed-mean target against NB201's imagenet16_120_test."""
+    from metad2a.nb201_tables import test_accuracy
+
+    truth = test_accuracy()
+    by = defaultdict(list)
+    for r in runs:
+        by[r["arch"]].append(r["target"])
+    archs = sorted(by)
+    ours = [float(np.mean(by[a])) for a in archs]
+    ref = [truth[a]["imagenet16_120_test"] for a in archs]
+    alts = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        for key, v in _alt_targets(r).items():
+            alts[key][r["arch"]].append(v)
+    by_target = {key: round(spearman([np.mean(v[a]) for a in archs], ref), 4) for key, v in alts.items()} \
+        if len(archs) > 2 else {}
+    seed0 = {r["arch"]: r["target"] for r in runs if r["seed"] == 0}
+    a0 = sorted(seed0)
+    return {
+        "runs": len(runs), "cells": len(archs),
+        "fidelity_spearman": spearman(ours, ref) if len(archs) > 2 else None,
+        "fidelity_kendall": kendall_tau(ours, ref) if len(archs) > 2 else None,
+        "fidelity_spearman_by_target": by_target,
+        "fidelity_spearman_seed0": spearman([seed0[a] for a in a0], [truth[a]["imagenet16_120_test"] for a in a0])
+        if len(a0) > 2 else None,
+        "median_wall_s": _med([r["wall_s"] for r in runs]), "median_cpu_s": _med([r["cpu_s"] for r in runs]),
+        "median_load1": _med([r.get("load1", 0) for r in runs]),
+        "target_range": [min(ours), max(ours)] if ours else None,
+    }
+
+
+def report(args) -> None:
+    configs = {}
+    for path in sorted(RUNS.glob("*.jsonl")):
+        name, probe = path.stem.rsplit(".", 1)
+        runs = read_runs(path)
+        if not runs:
+            continue
+        entry = configs.setdefault(name, {"recipe": runs[0]["recipe"], "recipe_hash": runs[0]["recipe_hash"]})
+        entry[probe] = summarise_noise(runs) if probe == "noise" else summarise_fidelity(runs)
+    result = {"configs": configs, "cpu": "2-core AMD EPYC VM shared with other jobs (see median_load1)",
+              "commands": [" ".join(["python", "bench/recipe_probe.py", *sys.argv[1:]])]}
+    if args.choose:
+        c = configs[args.choose]
+        result["chosen"] = {
+            "name": args.choose, "recipe_hash": c["recipe_hash"], "recipe": c["recipe"],
+            "seed_spearman": c.get("noise", {}).get("seed_spearman"),
+            "fidelity_spearman": c.get("fidelity", {}).get("fidelity_spearman"),
+            "median_wall_s": c.get("noise", {}).get("median_wall_s"),
+            "median_cpu_s": c.get("noise", {}).get("median_cpu_s"),
+        }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    dst = RESULTS / "recipe_probe.json"
+    tmp = dst.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, dst)
+    for name, c in configs.items():
+        n, f = c.get("noise", {}), c.get("fidelity", {})
+        print(f"{name:16s} seed_sp {n.get('seed_spearman')!s:.6} ({n.get('tasks')} tasks, runs {n.get('runs')}) "
+              f"k-proxy {n.get('k_class_vs_imagenet16_spearman')!s:.6} "
+              f"fid {f.get('fidelity_spearman')!s:.6} ({f.get('cells')} cells) "
+              f"wall {n.get('median_wall_s')!s:.5} cpu {n.get('median_cpu_s')!s:.5} fid-cpu {f.get('median_cpu_s')!s:.5}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("probe", choices=["noise", "fidelity", "report"])
+    ap.add_argument("--name", default="mini")
+    ap.add_argument("--set", nargs="*", default=[], help="recipe overrides key=value")
+    ap.add_argument("--tasks", type=int, default=5)
+    ap.add_argument("--k", type=int, default=10, help="classes per noise task")
+    ap.add_argument("--cells", type=int, default=30)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--part", type=int, default=0)
+    ap.add_argument("--nparts", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--choose", default=None, help="report: the config to record as chosen")
+    args = ap.parse_args()
+    report(args) if args.probe == "report" else run_probe(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Collect (task, cell, seed, recipe) training records into a SQLite store, resumably.
+
+Library use (no Hydra): ``plan_tasks``, ``plan_cells``, ``plan_jobs``, ``collect``.
+Command line (Hydra, config ``conf/collect.yaml``)::
+
+    python -m metad2a.collect                                   # one worker, everything
+    python -m metad2a.collect -m hydra/launcher=local num_workers=2 'worker=range(2)'
+    python -m metad2a.collect kind=meta-test                    # meta-test ground truth
+    python -m metad2a.collect stage=features                    # per-class frozen features
+
+Each worker takes a contiguous block of the job list, skips keys already in the store and
+commits every record as it finishes, so a rerun (or ``kill -9``) resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from metad2a.database.store import Store
+from metad2a.database.tasks import (
+    TaskImages,
+    TaskSpec,
+    load_task_images,
+    make_meta_train_tasks,
+    meta_test_tasks,
+)
+from metad2a.errors import MetaD2AError
+from metad2a.recipe import Recipe, recipe_hash
+
+log = logging.getLogger(__name__)
+_REPO = Path(__file__).resolve().parent.parent
+DEFAULT_PROBE_RESULT = _REPO / "bench" / "results" / "recipe_probe.json"
+
+Job = tuple[TaskSpec, str, int]  # (task, arch, seed)
+
+
+def plan_tasks(kind: str, recipe: Recipe, num: int = 100, k: int = 20, seed: int = 0,
+               source: str = "tiny-imagenet", fractions: Sequence[float] = (0.8, 0.1, 0.1),
+               datasets: Sequence[str] = ("cifar10", "mnist", "fashion-mnist")) -> list[TaskSpec]:
+    """The task list: ``num`` k-class meta-training tasks, or the meta-test ``datasets``.
+
+    Images per class come from the recipe (``train_per_class``, ``test_per_class``).
+    """
+    if kind == "meta-train":
+        return make_meta_train_tasks(num, k, recipe.train_per_class, recipe.test_per_class, seed,
+                                     source=source, fractions=fractions)
+    if kind == "meta-test":
+        return meta_test_tasks(recipe.train_per_class, recipe.test_per_class, seed, datasets)
+    raise MetaD2AError(f"kind must be 'meta-train' or 'meta-test', got {kind!r}")
+
+
+def plan_cells(task_id: str, per_task: int, shared: int = 0, seed: int = 0,
+               pool: Sequence[str] | None = None) -> list[str]:
+    """``per_task`` distinct cells drawn uniformly from ``pool`` (default: the 6,466 unique cells).
+
+    The first ``shared`` cells are the same for every task (anchors across tasks); the rest
+    are drawn per task from a generator seeded by (seed, task_id), so they never depend on
+    which other tasks exist.
+    """
+    pool = list(_unique_cells() if pool is None else pool)
+    if not 0 <= shared <= per_task <= len(pool):
+        raise MetaD2AError(f"need 0 <= shared ({shared}) <= per_task ({per_task}) <= {len(pool)} cells")
+    anchors = list(np.random.default_rng([seed, 0]).choice(len(pool), size=shared, replace=False))
+    rest = np.setdiff1d(np.arange(len(pool)), anchors)
+    tid = int(hashlib.sha1(task_id.encode()).hexdigest()[:12], 16)
+    own = np.random.default_rng([seed, 1, tid]).choice(rest, size=per_task - shared, replace=False)
+    return [pool[i] for i in anchors] + [pool[i] for i in own]
+
+
+@lru_cache(maxsize=1)
+def _unique_cells() -> tuple[str, ...]:
+    from metad2a.space import unique_cells
+
+    return tuple(unique_cells())
+
+
+def plan_jobs(tasks: Sequence[TaskSpec], cells: dict[str, list[str]], seeds: Sequence[int],
+              worker: int = 0, num_workers: int = 1) -> list[Job]:
+    """This worker's contiguous block of the (task, cell, seed) job list.
+
+    Contiguous blocks keep each worker on few tasks (images are loaded once per task).
+    """
+    if not 0 <= worker < num_workers:
+        raise MetaD2AError(f"worker must be in [0, num_workers={num_workers}), got {worker}")
+    jobs = [(t, a, int(s)) for t in tasks for a in cells[t.task_id] for s in seeds]
+    bounds = np.linspace(0, len(jobs), num_workers + 1).round().astype(int)
+    return jobs[bounds[worker] : bounds[worker + 1]]
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when available, else "cpu"."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def collect(db: str | os.PathLike, jobs: Sequence[Job], recipe: Recipe, role: str = "meta-train",
+            device: str = "cpu", data_root: str | os.PathLike | None = None, max_runs: int | None = None,
+            progress: bool = True, meta: dict | None = None) -> dict:
+    """Train every job not yet in ``db`` and store each record as soon as it finishes.
+
+    Returns {"planned", "skipped", "trained", "stored"}. ``max_runs`` stops after that many new
+    runs (a sitting); a rerun continues. ``meta`` entries are written to the store's metadata.
+    """
+    from tqdm.auto import tqdm
+
+    from metad2a.recipe import train_cell
+
+    h = recipe_hash(recipe)
+    summary = {"planned": len(jobs), "skipped": 0, "trained": 0, "stored": 0}
+    with Store(db, role=role) as store:
+        store.add_recipe(recipe)
+        store.add_tasks(sorted({t.task_id: t for t, _, _ in jobs}.values(), key=lambda t: t.task_id))
+        for key, value in (meta or {}).items():
+            store.set_meta(key, value)
+        done = store.done_keys(h)
+        todo = [j for j in jobs if (j[0].task_id, j[1], j[2], h) not in done]
+        summary["skipped"] = len(jobs) - len(todo)
+        if max_runs is not None:
+            todo = todo[:max_runs]
+        images: tuple[str, TaskImages] | None = None
+        for spec, arch, seed in tqdm(todo, desc=f"collect {Path(db).name}", unit="run", disable=not progress):
+            if images is None or images[0] != spec.task_id:
+                data = load_task_images(spec, recipe.resolution, data_root, meta_test_ok=(role == "meta-test"))
+                store.set_meta(f"fingerprint/{spec.task_id}/{recipe.resolution}", data.fingerprint())
+                images = (spec.task_id, data)
+            d = images[1]
+            rec = train_cell(arch, d.train_x, d.train_y, d.test_x, d.test_y, spec.num_classes, recipe,
+                             seed=seed, device=device)
+            summary["trained"] += 1
+            summary["stored"] += int(store.add_record(spec.task_id, rec))
+    return summary
+
+
+def probe_meta(recipe: Recipe, path: str | os.PathLike = DEFAULT_PROBE_RESULT) -> dict:
+    """{"recipe_probe/<hash>": measurement} when the probe result file measured this recipe."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    result = json.loads(p.read_text())
+    chosen = result.get("chosen", {})
+    if chosen.get("recipe_hash") != recipe_hash(recipe):
+        log.warning("%s measured recipe %s, not %s: stats will lack seed/fidelity Spearman",
+                    p, chosen.get("recipe_hash"), recipe_hash(recipe))
+        return {}
+    return {f"recipe_probe/{recipe_hash(recipe)}": {k: chosen[k] for k in chosen if k != "recipe"}}
+
+
+def build_features(cfg, tasks: Sequence[TaskSpec]) -> Path:
+    """Write the per-class frozen features of ``tasks`` to ``cfg.features.path``."""
+    from metad2a.database.features_store import build_feature_file
+    from metad2a.features import build_extractor
+
+    ex = build_extractor(cfg.features.extractor, cfg.features.resolution, device=resolve_device(cfg.device))
+    return build_feature_file(cfg.features.path, tasks, ex, cfg.features.n_per_class, cfg.features.image_size,
+                              extractor_tag=f"{ex.tag}@{ex.resolution}", root=cfg.data_root,
+                              meta_test_ok=(cfg.kind == "meta-test"))
+
+
+def run(cfg) -> dict:
+    """Everything ``main`` does, from a resolved config (a DictConfig or a plain dict)."""
+    import torch
+    from omegaconf import OmegaConf
+
+    torch.set_num_threads(int(cfg.threads))
+    recipe = Recipe.from_dict(OmegaConf.to_container(cfg.recipe, resolve=True))
+    t = cfg.tasks
+    tasks = plan_tasks(cfg.kind, recipe, t.num, t.k, t.seed, t.source, list(t.fractions), list(t.datasets))
+    if cfg.stage == "features":
+        return {"features": str(build_features(cfg, tasks))}
+    if cfg.stage != "records":
+        raise MetaD2AError(f"stage must be 'records' or 'features', got {cfg.stage!r}")
+    cells = {s.task_id: plan_cells(s.task_id, cfg.cells.per_task, cfg.cells.shared, cfg.cells.seed) for s in tasks}
+    jobs = plan_jobs(tasks, cells, list(cfg.seeds), cfg.worker, cfg.num_workers)
+    conf = OmegaConf.to_container(cfg, resolve=True)
+    conf.pop("worker")
+    meta = {f"collect_config/{cfg.kind}": conf, **probe_meta(recipe, cfg.probe_result or DEFAULT_PROBE_RESULT)}
+    summary = collect(cfg.db, jobs, recipe, role=cfg.kind, device=resolve_device(cfg.device),
+                      data_root=cfg.data_root, max_runs=cfg.max_runs, progress=cfg.progress, meta=meta)
+    log.info("worker %d/%d: %s", cfg.worker, cfg.num_workers, summary)
+    return summary
+
+
+def main() -> None:
+    import hydra
+
+    @hydra.main(config_path=str(_REPO / "conf"), config_name="collect", version_base="1.3")
+    def _main(cfg) -> None:
+        print(json.dumps(run(cfg)))
+
+    _main()
+
+
+if __name__ == "__main__":
+    # Run the imported module's main, not this __main__ copy: joblib/submitit workers unpickle
+    # the task function by reference to metad2a.collect, which __main__ is not in a worker.
+    from metad2a import collect as _module
+
+    _module.main()

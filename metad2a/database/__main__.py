@@ -1,0 +1,102 @@
+"""``python -m metad2a.database stats|merge``: summarise or merge record stores.
+
+    python -m metad2a.database stats [--db meta_data/meta-train.sqlite] [--meta-test-db ...]
+    python -m metad2a.database merge DST SHARD [SHARD ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from metad2a.database.store import Store, StoreError, merge
+from metad2a.database.tasks import META_TEST_SOURCES
+
+_REPO = Path(__file__).resolve().parent.parent.parent
+_META = os.environ.get("METAD2A_META_DATA", "meta_data")
+
+
+def _probe_numbers(store: Store | None, recipe: str | None, probe_path: Path) -> dict:
+    """The recipe's measured seed/fidelity Spearman: store metadata first, then the probe JSON."""
+    if recipe is None:
+        return {}
+    if store is not None:
+        found = store.get_meta(f"recipe_probe/{recipe}")
+        if found:
+            return found
+    if probe_path.is_file():
+        chosen = json.loads(probe_path.read_text()).get("chosen", {})
+        if chosen.get("recipe_hash") == recipe:
+            return chosen
+    return {}
+
+
+def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
+          probe_path: str | os.PathLike | None = None) -> dict:
+    """The issue's summary of a meta-training store (and its meta-test store, if present).
+
+    Returns {"tasks", "records", "cells_per_task": {"min", "median"}, "recipes",
+    "meta_test": {dataset: records}, "seed_spearman", "fidelity_spearman"}; the last two are
+    None when the recipe in use was not measured.
+    """
+    probe = Path(probe_path) if probe_path else _REPO / "bench" / "results" / "recipe_probe.json"
+    out: dict = {"tasks": 0, "records": 0, "cells_per_task": {"min": 0, "median": 0.0}, "recipes": [],
+                 "meta_test": {d: 0 for d in META_TEST_SOURCES}, "seed_spearman": None, "fidelity_spearman": None}
+    store = None
+    if Path(db).is_file():
+        store = Store(db, role="meta-train")
+        rows = store.con.execute("SELECT task_id, COUNT(DISTINCT arch) FROM records GROUP BY task_id").fetchall()
+        per_task = [n for _, n in rows]
+        by_recipe = Counter(dict(store.con.execute("SELECT recipe_hash, COUNT(*) FROM records GROUP BY recipe_hash")))
+        out.update(tasks=len(store.tasks()), records=store.count(),
+                   cells_per_task={"min": int(min(per_task, default=0)),
+                                   "median": float(np.median(per_task)) if per_task else 0.0},
+                   recipes=[h for h, _ in by_recipe.most_common()])
+    in_use = out["recipes"][0] if out["recipes"] else None
+    mt = Path(meta_test_db) if meta_test_db else None
+    if mt is not None and mt.is_file():
+        with Store(mt, role="meta-test") as m:
+            q = "SELECT t.source, COUNT(*) FROM records r JOIN tasks t USING (task_id) GROUP BY t.source"
+            out["meta_test"].update({s: n for s, n in m.con.execute(q)})
+            if in_use is None:
+                hs = Counter(dict(m.con.execute("SELECT recipe_hash, COUNT(*) FROM records GROUP BY recipe_hash")))
+                in_use = hs.most_common(1)[0][0] if hs else None
+    measured = _probe_numbers(store, in_use, probe)
+    out["seed_spearman"] = measured.get("seed_spearman")
+    out["fidelity_spearman"] = measured.get("fidelity_spearman")
+    if store is not None:
+        store.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m metad2a.database", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    st = sub.add_parser("stats", help="print the store summary as JSON")
+    st.add_argument("--db", default=f"{_META}/meta-train.sqlite")
+    st.add_argument("--meta-test-db", default=f"{_META}/meta-test.sqlite")
+    st.add_argument("--probe", default=None, help="recipe probe JSON (default bench/results/recipe_probe.json)")
+    mg = sub.add_parser("merge", help="fold shard stores into DST")
+    mg.add_argument("dst")
+    mg.add_argument("shards", nargs="+")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "stats":
+            print(json.dumps(stats(a.db, a.meta_test_db, a.probe)))
+        else:
+            added = merge(a.dst, *a.shards)
+            print(json.dumps({"dst": a.dst, "shards": len(a.shards), "records_added": added}))
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from metad2a.collect import plan_cells, plan_jobs, plan_tasks, run
+from metad2a.database.store import Store
+from metad2a.database.tasks import (
+    MetaTestLeakError,
+    check_meta_train,
+    load_task_images,
+    make_meta_train_tasks,
+    meta_test_tasks,
+    split_tasks,
+)
+from metad2a.recipe import MINI, recipe_hash
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = str(REPO / "conf")
+# A tiny collection: synthetic 3-class tasks at 8x8, a 1-epoch C=4 N=1 recipe.
+TINY = ["tasks.source=synthetic", "tasks.k=3", "recipe.C=4", "recipe.N=1", "recipe.resolution=8",
+        "recipe.epochs=1", "recipe.target_last_k=1", "recipe.batch_size=16", "recipe.train_per_class=8",
+        "recipe.test_per_class=4", "threads=1", "device=cpu", "progress=false"]
+
+
+def compose_collect(overrides, hydra_config=False):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("collect", overrides=overrides, return_hydra_config=hydra_config)
+
+
+def records(db):
+    with Store(db) as s:
+        return [(r["task_id"], r["arch"], r["seed"], r["created"]) for r in s.records()]
+
+
+def test_end_to_end_two_tasks_three_cells_and_rerun_skips(tmp_path):
+    db = tmp_path / "mt.sqlite"
+    cfg = compose_collect([*TINY, "tasks.num=2", "tasks.fractions=[0.5,0.5,0.0]", "cells.per_task=3", f"db={db}"])
+    assert run(cfg) == {"planned": 6, "skipped": 0, "trained": 6, "stored": 6}
+    assert run(cfg) == {"planned": 6, "skipped": 6, "trained": 0, "stored": 0}
+    with Store(db) as s:
+        recs = list(s.records())
+        assert len(recs) == 6 and len({r["task_id"] for r in recs}) == 2
+        assert {r["recipe_hash"] for r in recs} == set(s.recipes()) and recs[0]["device"] == "cpu"
+        assert all(len(r["test_acc"]) == 1 for r in recs)
+        assert s.get_meta("collect_config/meta-train")["cells"]["per_task"] == 3
+
+
+def _cli(db, *extra, multirun=False):
+    cmd = [sys.executable, "-m", "metad2a.collect", *(["-m"] if multirun else []), *TINY, "tasks.num=2", "tasks.fractions=[0.5,0.5,0.0]",
+           f"db={db}", f"hydra.run.dir={db.parent}/hydra", f"hydra.sweep.dir={db.parent}/multirun", *extra]
+    return cmd
+
+
+def test_resume_after_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
+    db = tmp_path / "mt.sqlite"
+    p = subprocess.Popen(_cli(db, "cells.per_task=8", "recipe.epochs=3", "recipe.target_last_k=1"),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, n = time.time() + 50, 0
+    while time.time() < deadline and n < 2:
+        time.sleep(0.2)
+        if db.exists():
+            with sqlite3.connect(db, timeout=30) as con:
+                try:
+                    n = con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+                except sqlite3.OperationalError:
+                    pass
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    before = records(db)
+    assert 2 <= len(before) < 16
+    cfg = compose_collect([*TINY, "tasks.num=2", "tasks.fractions=[0.5,0.5,0.0]", "cells.per_task=8",
+                           "recipe.epochs=3", "recipe.target_last_k=1", f"db={db}"])
+    summary = run(cfg)
+    after = records(db)
+    assert summary["skipped"] == len(before) and summary["stored"] == 16 - len(before)
+    assert len(after) == 16 and len({r[:3] for r in after}) == 16
+    assert set(before) <= set(after)  # the records written before the kill are untouched
+
+
+def test_two_joblib_workers_share_one_store(tmp_path):
+    db = tmp_path / "mt.sqlite"
+    out = subprocess.run(_cli(db, "hydra/launcher=local", "hydra.launcher.n_jobs=2", "num_workers=2",
+                              "worker=0,1", "cells.per_task=3", "seeds=[0,1]", multirun=True),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    recs = records(db)
+    assert len(recs) == 12 and len({r[:3] for r in recs}) == 12
+
+
+def test_slurm_launcher_config_composes():
+    cfg = compose_collect(["hydra/launcher=slurm", "num_workers=8"], hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.cpus_per_task == 2 and launcher.timeout_min > 0
+    local = compose_collect(["hydra/launcher=local"], hydra_config=True).hydra.launcher
+    assert local._target_.endswith("JoblibLauncher") and local.n_jobs == 2
+
+
+def test_recipe_configs_compose_to_the_python_recipes():
+    from metad2a.recipe import Recipe
+    from omegaconf import OmegaConf
+
+    for name in ("mini", "full"):
+        cfg = compose_collect([f"recipe={name}"])
+        r = Recipe.from_dict(OmegaConf.to_container(cfg.recipe))
+        assert r.name == name
+    assert recipe_hash(Recipe.from_dict(OmegaConf.to_container(compose_collect([]).recipe))) == recipe_hash(MINI)
+
+
+def test_jobs_partition_and_cells_are_deterministic():
+    tasks = plan_tasks("meta-train", MINI, num=5, k=3, source="synthetic")
+    cells = {t.task_id: plan_cells(t.task_id, 7, shared=2) for t in tasks}
+    assert cells == {t.task_id: plan_cells(t.task_id, 7, shared=2) for t in tasks}
+    assert all(len(set(c)) == 7 for c in cells.values())
+    assert len({c[0] for c in cells.values()}) == 1 and len({tuple(c) for c in cells.values()}) == 5
+    blocks = [plan_jobs(tasks, cells, [0, 1], w, 3) for w in range(3)]
+    flat = [(t.task_id, a, s) for b in blocks for t, a, s in b]
+    assert len(flat) == len(set(flat)) == 5 * 7 * 2 and max(map(len, blocks)) - min(map(len, blocks)) <= 1
+
+
+def test_meta_test_datasets_are_refused_in_meta_training(tmp_path):
+    mt = meta_test_tasks()
+    assert {t.task_id for t in mt} == {"cifar10", "mnist", "fashion-mnist"} and all(t.meta_test for t in mt)
+    with pytest.raises(MetaTestLeakError):
+        check_meta_train(mt)
+    with pytest.raises(MetaTestLeakError):
+        make_meta_train_tasks(3, source="cifar10")
+    with pytest.raises(MetaTestLeakError):
+        load_task_images(mt[1], 8)  # refused before any file is read
+    with pytest.raises(MetaTestLeakError):
+        Store(tmp_path / "mt.sqlite").add_tasks(mt[:1])
+    train = plan_tasks("meta-train", MINI, num=4, k=3, source="synthetic")
+    assert not any(t.meta_test for t in train)
+
+
+def test_task_splits_are_disjoint_and_seeded():
+    s = split_tasks(100, (0.8, 0.1, 0.1), seed=3)
+    assert (s.count("train"), s.count("valid"), s.count("test")) == (80, 10, 10)
+    assert s == split_tasks(100, (0.8, 0.1, 0.1), seed=3) and s != split_tasks(100, (0.8, 0.1, 0.1), seed=4)
+    a = make_meta_train_tasks(10, k=4, source="synthetic")
+    b = make_meta_train_tasks(12, k=4, source="synthetic")
+    assert [t.classes for t in a] == [t.classes for t in b[:10]]  # adding tasks keeps earlier ones
+    assert len({t.task_id for t in b}) == 12
+
+
+def test_real_meta_test_images_load(shared_data):
+    for spec in meta_test_tasks(train_per_class=3, test_per_class=2):
+        d = load_task_images(spec, 16, shared_data, meta_test_ok=True)
+        assert d.train_x.shape == (30, 16, 16, 3) and d.test_x.shape == (20, 16, 16, 3)
+        assert sorted(set(d.train_y.tolist())) == list(range(10))

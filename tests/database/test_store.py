@@ -1,0 +1,188 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from metad2a.database.__main__ import main as db_main
+from metad2a.database.__main__ import stats
+from metad2a.database.features_store import FeatureFile, load_task_data, write_feature_file
+from metad2a.database.store import Store, StoreError, merge
+from metad2a.database.tasks import MetaTestLeakError, make_meta_train_tasks, meta_test_tasks
+from metad2a.recipe import MINI, recipe_hash
+
+A1 = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
+A2 = "|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"
+H = recipe_hash(MINI)
+TASKS = make_meta_train_tasks(3, k=3, train_per_class=8, test_per_class=4, source="synthetic")
+
+
+def rec(arch, seed, acc=50.0):
+    return {"arch": arch, "seed": seed, "recipe_hash": H, "train_loss": [2.0, 1.5], "test_acc": [40.0, acc],
+            "test_loss": [1.9, 1.4], "final_acc": acc, "target": acc - 1, "params": 10, "flops": 20,
+            "wall_s": 1.0, "cpu_s": 0.9, "device": "cpu"}
+
+
+def new_store(path, tasks=TASKS):
+    s = Store(path)
+    s.add_recipe(MINI)
+    s.add_tasks(tasks)
+    return s
+
+
+def test_insert_or_ignore_and_done_keys(tmp_path):
+    with new_store(tmp_path / "a.sqlite") as s:
+        assert s.add_record(TASKS[0].task_id, rec(A1, 0))
+        assert not s.add_record(TASKS[0].task_id, rec(A1, 0, acc=99.0))  # duplicate key: kept first
+        assert s.add_record(TASKS[0].task_id, rec(A1, 1))
+        assert s.done_keys() == {(TASKS[0].task_id, A1, 0, H), (TASKS[0].task_id, A1, 1, H)}
+        (r,) = [r for r in s.records() if r["seed"] == 0]
+        assert r["final_acc"] == 50.0 and r["test_acc"] == [40.0, 50.0] and r["host"]
+        assert s.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert [t.task_id for t in s.tasks("train")] == [t.task_id for t in TASKS if t.split == "train"]
+
+
+def test_roles_keep_meta_test_out_of_meta_training(tmp_path):
+    with Store(tmp_path / "train.sqlite") as s, pytest.raises(MetaTestLeakError):
+        s.add_tasks(meta_test_tasks())
+    with Store(tmp_path / "test.sqlite", role="meta-test") as s:
+        s.add_tasks(meta_test_tasks())
+        with pytest.raises(StoreError):
+            s.add_tasks(TASKS)
+    with pytest.raises(StoreError, match="meta-test store"):
+        Store(tmp_path / "test.sqlite", role="meta-train")
+
+
+def test_changed_task_spec_is_refused(tmp_path):
+    with new_store(tmp_path / "a.sqlite") as s:
+        changed = make_meta_train_tasks(3, k=3, train_per_class=9, test_per_class=4, source="synthetic")
+        with pytest.raises(StoreError, match="different spec"):
+            s.add_tasks(changed)
+
+
+def test_merge_two_shards(tmp_path):
+    with new_store(tmp_path / "s1.sqlite") as s:
+        s.add_record(TASKS[0].task_id, rec(A1, 0))
+        s.add_record(TASKS[0].task_id, rec(A2, 0))
+        s.set_meta("x", 1)
+    with new_store(tmp_path / "s2.sqlite") as s:
+        s.add_record(TASKS[0].task_id, rec(A2, 0, acc=70.0))  # same key as in s1
+        s.add_record(TASKS[1].task_id, rec(A1, 0))
+    assert merge(tmp_path / "all.sqlite", tmp_path / "s1.sqlite", tmp_path / "s2.sqlite") == 3
+    assert merge(tmp_path / "all.sqlite", tmp_path / "s1.sqlite", tmp_path / "s2.sqlite") == 0
+    with Store(tmp_path / "all.sqlite") as s:
+        assert s.count() == 3 and s.get_meta("x") == 1 and len(s.tasks()) == 3
+        assert {r["final_acc"] for r in s.records(task_id=TASKS[0].task_id)} == {50.0}
+    assert db_main(["merge", str(tmp_path / "all.sqlite"), str(tmp_path / "s2.sqlite")]) == 0
+
+
+# Subprocess writers import only the store (no torch) so they start fast.
+WRITER = """
+import sys
+from metad2a.database.store import Store
+from metad2a.database.tasks import make_meta_train_tasks
+task = make_meta_train_tasks(3, k=3, train_per_class=8, test_per_class=4, source="synthetic")[0].task_id
+worker, n = int(sys.argv[2]), int(sys.argv[3])
+with Store(sys.argv[1], timeout=60) as s:
+    i = 0
+    while n < 0 or i < n:
+        s.add_record(task, {{"arch": {arch!r}, "seed": worker * 100000 + i, "recipe_hash": {h!r},
+                             "train_loss": [1.0], "test_acc": [50.0], "test_loss": [1.0], "final_acc": 50.0,
+                             "target": 50.0, "params": 1, "flops": 1, "wall_s": 0.1, "device": "cpu"}})
+        i += 1
+""".format(arch=A1, h=H)
+
+
+def _spawn(path, worker, n):
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(worker), str(n)])
+
+
+def test_two_processes_write_one_store(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    new_store(path).close()
+    procs = [_spawn(path, w, 60) for w in range(2)]
+    assert [p.wait(60) for p in procs] == [0, 0]
+    with Store(path) as s:
+        assert s.count() == 120 and len(s.done_keys()) == 120
+        assert s.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_kill_9_mid_write_never_corrupts(tmp_path):
+    path = tmp_path / "k.sqlite"
+    new_store(path).close()
+    p = _spawn(path, 0, -1)  # writes until killed
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        time.sleep(0.2)
+        with sqlite3.connect(path, timeout=30) as con:
+            if con.execute("SELECT COUNT(*) FROM records").fetchone()[0] >= 20:
+                break
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    with Store(path) as s:
+        assert s.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        n = s.count()
+        assert n >= 20 and sorted(k[2] for k in s.done_keys()) == list(range(n))  # a gap-free prefix
+
+
+def test_load_task_data_averages_seeds(tmp_path):
+    with new_store(tmp_path / "db.sqlite") as s:
+        s.add_record(TASKS[0].task_id, rec(A1, 0, acc=50.0))
+        s.add_record(TASKS[0].task_id, rec(A1, 1, acc=60.0))
+        s.add_record(TASKS[0].task_id, rec(A2, 0, acc=30.0))
+    classes = {c for t in TASKS for c in t.classes}
+    feats = {("synthetic", c): np.full((4, 5), i, np.float32) for i, c in enumerate(sorted(classes))}
+    write_feature_file(tmp_path / "f.npz", feats, {"extractor": "test"})
+    assert FeatureFile(tmp_path / "f.npz").meta == {"extractor": "test"}
+    split = TASKS[0].split
+    data = load_task_data(tmp_path / "db.sqlite", tmp_path / "f.npz", split)
+    (t,) = [d for d in data if d.task_id == TASKS[0].task_id]
+    assert t.features.shape == (3, 4, 5) and t.features.dtype == np.float32
+    assert t.archs == sorted([A1, A2])
+    assert dict(zip(t.archs, t.accs.tolist())) == {A1: 54.0, A2: 29.0}  # mean target over seeds
+
+
+def test_feature_keys_escape_slashes(tmp_path):
+    write_feature_file(tmp_path / "f.npz", {("fashion-mnist", "T-shirt/top"): np.ones((2, 3))}, {})
+    f = FeatureFile(tmp_path / "f.npz")
+    assert f.classes() == [("fashion-mnist", "T-shirt/top")]
+    assert f.class_features("fashion-mnist", "T-shirt/top").shape == (2, 3)
+
+
+def test_stats_json_form(tmp_path, capsys):
+    with new_store(tmp_path / "mt.sqlite") as s:
+        s.add_record(TASKS[0].task_id, rec(A1, 0))
+        s.add_record(TASKS[0].task_id, rec(A2, 0))
+        s.add_record(TASKS[1].task_id, rec(A1, 0))
+        s.set_meta(f"recipe_probe/{H}", {"seed_spearman": 0.85, "fidelity_spearman": 0.72})
+    with Store(tmp_path / "test.sqlite", role="meta-test") as s:
+        s.add_recipe(MINI)
+        s.add_tasks(meta_test_tasks())
+        s.add_record("mnist", rec(A1, 0))
+    assert db_main(["stats", "--db", str(tmp_path / "mt.sqlite"), "--meta-test-db", str(tmp_path / "test.sqlite"),
+                    "--probe", str(tmp_path / "none.json")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"tasks": 3, "records": 3, "cells_per_task": {"min": 1, "median": 1.5}, "recipes": [H],
+                   "meta_test": {"cifar10": 0, "mnist": 1, "fashion-mnist": 0},
+                   "seed_spearman": 0.85, "fidelity_spearman": 0.72}
+    assert stats(tmp_path / "missing.sqlite")["records"] == 0
+
+
+def test_build_feature_file_from_task_images(tmp_path):
+    from metad2a.database.features_store import build_feature_file
+
+    def extract(images):  # (N, H, W, 3) uint8 -> (N, 6): mean colour and its square
+        m = images.reshape(len(images), -1, 3).mean(1) / 255.0
+        return np.concatenate([m, m**2], 1)
+
+    build_feature_file(tmp_path / "f.npz", TASKS, extract, n_per_class=5, image_size=8, extractor_tag="mean")
+    f = FeatureFile(tmp_path / "f.npz")
+    assert f.meta["extractor"] == "mean" and f.meta["dim"] == 6 and f.meta["n_per_class"] == 5
+    assert f.task_features(TASKS[1]).shape == (3, 5, 6)
+    with pytest.raises(MetaTestLeakError):
+        build_feature_file(tmp_path / "g.npz", meta_test_tasks(), extract)
