@@ -1,14 +1,53 @@
-"""Meta-train MetaD2A's generator and predictor: ``python train.py [overrides]``."""
+"""Meta-train MetaD2A's generator and predictors: ``python train.py [overrides]``.
+
+    python train.py                                   # meta_data/ database -> meta_data/checkpoints/
+    python train.py data=synthetic logger=none trainer=smoke checkpoint_dir=/tmp/ck
+    python train.py logger.mode=online                # sync to W&B live
+    python train.py trainer.resume=false              # start over instead of resuming last.pt
+
+Everything happens in ``metad2a.training``; this file only wires the config to it.
+"""
+
+import sys
+import warnings
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+
+from metad2a.errors import MetaD2AError
+
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    print(OmegaConf.to_yaml(cfg))
-    print(f"Would meta-train the set encoder, graph VAE and predictor from {cfg.meta_data_dir}/ "
-          "(meta-training is not implemented yet).")
+    from metad2a.models import ModelConfig
+    from metad2a.training.evaluate import evaluate_checkpoints, format_table
+    from metad2a.training.logging import make_logger
+    from metad2a.training.meta_train import TrainerConfig, meta_train
+    from metad2a.training.tasks import load_meta_tasks
+
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        tasks = load_meta_tasks(cfg)
+        logger = make_logger(cfg.logger, resolved, dir=HydraConfig.get().runtime.output_dir)
+        try:
+            result = meta_train(tasks, ModelConfig.from_dict(cfg.model), TrainerConfig.from_dict(cfg.trainer),
+                                cfg.checkpoint_dir, config=resolved, logger=logger, seed=cfg.seed)
+            print(f"checkpoints in {result.checkpoint_dir}/ (best valid: "
+                  + ", ".join(f"{k}={v:.4g}" for k, v in result.best.items()) + ")")
+            held_out = [t for t in tasks if t.split == cfg.evaluate_split] if cfg.evaluate_split else []
+            if held_out:
+                table = evaluate_checkpoints(result.checkpoint_dir, held_out)
+                print(f"{cfg.evaluate_split} tasks:\n{format_table(table)}")
+                logger.summary({f"{cfg.evaluate_split}/{name}/{k}": v
+                                for name, s in table.items() for k, v in s.items()})
+        finally:
+            logger.finish()
+    except MetaD2AError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

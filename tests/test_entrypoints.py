@@ -22,6 +22,8 @@ def test_readme_starts_with_two_commands_that_ci_runs():
         assert c in ci, f"CI does not run the README command: {c}"
 
 
-def test_train_entry_point_runs():
-    out = subprocess.run([sys.executable, "train.py", "logger=none"], cwd=REPO, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+def test_entry_points_compose_their_configs():
+    for script in ("train.py", "generate.py"):
+        out = subprocess.run([sys.executable, script, "--cfg", "job"], cwd=REPO, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert "seed:" in out.stdout

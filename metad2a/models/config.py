@@ -1,0 +1,41 @@
+"""One config dataclass for the three MetaD2A models (mirrors ``conf/model/metad2a.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and loss weights of the set encoder, graph VAE and meta-predictor."""
+
+    feat_dim: int = 1280  # 1280 for EfficientNet-Lite0 features, 512 for ResNet18
+    feature_extractor: str = "efficientnet_lite0"  # recorded so a scorer can refuse foreign features
+    hidden_dim: int = 128
+    latent_dim: int = 56
+    heads: int = 4
+    num_inducing: int = 16
+    gnn_layers: int = 3
+    # graph VAE objective (see graph_vae.GraphVAE)
+    kl_weight: float = 5e-3
+    gen_rank_weight: float = 1.0  # log p(cell | dataset) ordered like accuracy, over all evaluated cells
+    # Cross-modal terms; off by default because they hurt sample quality in the synthetic ablation
+    # (graph_vae.py). conf/model/metad2a_crossmodal.yaml turns them on.
+    g2g_weight: float = 0.0  # graph->graph reconstruction
+    align_weight: float = 0.0  # MSE from the dataset posterior mean to its targets' graph means
+    contrastive_weight: float = 0.0  # InfoNCE between tasks in a batch
+    contrastive_temperature: float = 0.1
+    # meta-predictor objective (see training.losses)
+    reg_weight: float = 1.0
+    rank_weight: float = 1.0
+    rank_loss: str = "pairwise"  # pairwise | listnet
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
+        """Build from a (Hydra) mapping, ignoring keys this dataclass does not have (e.g. ``_target_``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in dict(d).items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,48 @@
+"""Meta-performance predictor: (dataset embedding, cell encoding) -> predicted accuracy.
+
+    d = DatasetEncoder(features)          (B, dim)   or a learned constant (dataset-agnostic)
+    g = GraphEncoder(cell)                (M, dim)
+    y = MLP([d ; g ; d * g])              (M,)       accuracy / 100
+
+The product term lets the dataset re-weight cell features, which is what a *within-task*
+ranking needs: without it, d could only shift every cell of a task by the same amount (task
+difficulty). The dataset-agnostic variant keeps every other part and replaces d by one learned
+vector, so comparing the two measures exactly what dataset conditioning adds.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from metad2a.models.config import ModelConfig
+from metad2a.models.graph_encoder import GraphEncoder
+from metad2a.models.set_encoder import DatasetEncoder
+
+
+class MetaPredictor(nn.Module):
+    """Predicts accuracy (in [0, 1] units) of cells on datasets."""
+
+    def __init__(self, cfg: ModelConfig, agnostic: bool = False):
+        super().__init__()
+        self.cfg, self.agnostic = cfg, agnostic
+        d = cfg.hidden_dim
+        if agnostic:
+            self.dataset_const = nn.Parameter(torch.zeros(d))
+        else:
+            self.dataset_encoder = DatasetEncoder(cfg.feat_dim, d, cfg.heads, cfg.num_inducing)
+        self.graph_encoder = GraphEncoder(d, cfg.gnn_layers)
+        self.head = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
+
+    def embed_dataset(self, features: torch.Tensor | None, mask: torch.Tensor | None = None,
+                      batch: int = 1) -> torch.Tensor:
+        """features (B, C, N, D), mask (B, C, N) -> (B, dim); agnostic: the constant, features ignored."""
+        if self.agnostic:
+            return self.dataset_const.expand(features.shape[0] if features is not None else batch, -1)
+        return self.dataset_encoder(features, mask)
+
+    def forward(self, dataset_emb: torch.Tensor, node_type: torch.Tensor, task_index: torch.Tensor) -> torch.Tensor:
+        """dataset_emb (B, dim), node_type (M, 8), task_index (M,) in 0..B-1 -> (M,) predicted acc / 100."""
+        d = dataset_emb[task_index]
+        g = self.graph_encoder(node_type)
+        return self.head(torch.cat([d, g, d * g], dim=1)).squeeze(1)

@@ -1,0 +1,114 @@
+"""Per-task ranking and selection metrics for any scorer, plus the random and agnostic baselines.
+
+For each task (its evaluated cells and their true accuracies):
+
+    spearman, kendall   within-task rank correlation of scores with true accuracy
+    top1_regret         true best accuracy minus the true accuracy of the top-scored cell (points)
+    pick_percentile     percentile of the top-scored cell among the task's cells (100 = best)
+
+Summaries are plain means over tasks (nan correlations, from constant truth, are skipped).
+The random baseline is exact rather than simulated: expected correlation 0, expected regret
+the mean gap to the best, expected percentile the mean percentile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from metad2a.database.task_data import TaskData
+from metad2a.metrics import kendall_tau, pick_percentile, spearman, top1_regret
+from metad2a.predictors.base import DatasetSample, Scorer
+from metad2a.space import parse
+
+METRICS = ("spearman", "kendall", "top1_regret", "pick_percentile")
+
+
+def dataset_sample(task: TaskData) -> DatasetSample:
+    """What a scorer sees of a task: its name, class count and (C, N, D) features."""
+    return DatasetSample(name=task.task_id, num_classes=task.num_classes, features=torch.as_tensor(task.features))
+
+
+def task_metrics(scores: Sequence[float], accs: Sequence[float]) -> dict[str, float]:
+    return {"spearman": spearman(scores, accs), "kendall": kendall_tau(scores, accs),
+            "top1_regret": top1_regret(scores, accs), "pick_percentile": pick_percentile(scores, accs)}
+
+
+def evaluate_scorer(scorer: Scorer, tasks: Sequence[TaskData]) -> list[dict]:
+    """One row per task: task_id, split, n_cells and the four metrics."""
+    rows = []
+    for t in tasks:
+        scores = np.asarray(scorer.score(t.archs, dataset_sample(t)), dtype=float)
+        rows.append({"task_id": t.task_id, "split": t.split, "n_cells": len(t.archs)} | task_metrics(scores, t.accs))
+    return rows
+
+
+def random_baseline(tasks: Sequence[TaskData]) -> list[dict]:
+    """Expected metrics of a uniformly random order / pick, per task."""
+    rows = []
+    for t in tasks:
+        a = np.asarray(t.accs, dtype=float)
+        pct = [100.0 * (a < x).sum() / max(len(a) - 1, 1) for x in a] if len(a) > 1 else [100.0]
+        rows.append({"task_id": t.task_id, "split": t.split, "n_cells": len(a), "spearman": 0.0, "kendall": 0.0,
+                     "top1_regret": float(np.mean(a.max() - a)), "pick_percentile": float(np.mean(pct))})
+    return rows
+
+
+def summarize(rows: Sequence[dict]) -> dict[str, float]:
+    """Mean of each metric over tasks, with the task count and the standard error of Kendall."""
+    out: dict[str, float] = {"n_tasks": len(rows)}
+    for m in METRICS:
+        v = np.array([r[m] for r in rows], dtype=float)
+        v = v[~np.isnan(v)]
+        out[m] = float(v.mean()) if len(v) else float("nan")
+        if m == "kendall":
+            out["kendall_se"] = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+    return out
+
+
+def compare(scorers: Mapping[str, Scorer], tasks: Sequence[TaskData], include_random: bool = True) -> dict[str, dict]:
+    """{name: summary} for each scorer, plus "random" (expected values)."""
+    table = {name: summarize(evaluate_scorer(s, tasks)) for name, s in scorers.items()}
+    if include_random:
+        table["random"] = summarize(random_baseline(tasks))
+    return table
+
+
+def evaluate_checkpoints(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskData]) -> dict[str, dict]:
+    """``compare`` for the exported meta-predictor, its dataset-agnostic twin (if saved) and random."""
+    from metad2a.predictors.meta import MetaPredictorScorer
+    from metad2a.training.checkpoint import AGNOSTIC_FILE, PREDICTOR_FILE
+
+    d = Path(checkpoint_dir)
+    scorers: dict[str, Scorer] = {"meta": MetaPredictorScorer(d / PREDICTOR_FILE)}
+    if (d / AGNOSTIC_FILE).exists():
+        scorers["meta_agnostic"] = MetaPredictorScorer(d / AGNOSTIC_FILE)
+    return compare(scorers, tasks)
+
+
+def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
+    """A fixed-width text table of ``compare``'s output."""
+    lines = [f"{'scorer':<16}{'tasks':>6}{'spearman':>10}{'kendall':>9}{'±se':>7}{'regret':>9}{'pick_pct':>10}"]
+    for name, s in table.items():
+        lines.append(f"{name:<16}{int(s['n_tasks']):>6}{s['spearman']:>10.3f}{s['kendall']:>9.3f}"
+                     f"{s['kendall_se']:>7.3f}{s['top1_regret']:>9.2f}{s['pick_percentile']:>10.1f}")
+    return "\n".join(lines)
+
+
+def sample_quality(samples: Sequence[str], reference: set[str]) -> dict[str, float]:
+    """Validity (parses as NB201), uniqueness (distinct / n) and novelty (distinct valid not in ``reference``)."""
+    valid = []
+    for a in samples:
+        try:
+            parse(a)
+            valid.append(a)
+        except ValueError:
+            pass
+    distinct = set(valid)
+    return {"n": len(samples), "validity": len(valid) / max(len(samples), 1),
+            "uniqueness": len(distinct) / max(len(samples), 1),
+            "novelty": len(distinct - reference) / max(len(distinct), 1)}

@@ -1,0 +1,49 @@
+"""Where meta-training tasks come from: ``load_meta_tasks(cfg)`` builds ``cfg.data`` (a ``_target_``).
+
+``data=meta_data`` reads the database (issue 3) through
+``metad2a.database.features_store.load_task_data``; ``data=synthetic`` makes tasks in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from metad2a.database.task_data import TaskData
+from metad2a.errors import DataError, MetaD2AError
+
+
+def load_database_tasks(db_path: str | os.PathLike, features_path: str | os.PathLike,
+                        splits: Sequence[str] = ("train", "valid", "test")) -> list[TaskData]:
+    """All tasks of the given meta splits from the shipped database and its per-class features."""
+    try:
+        from metad2a.database.features_store import load_task_data
+    except ImportError as e:
+        raise DataError(f"cannot read the meta-training database ({e}): the database module (issue 3) is not "
+                        "installed yet; use data=synthetic") from e
+    for p, what in ((db_path, "database"), (features_path, "features")):
+        if not os.path.exists(p):
+            raise DataError(f"meta-training {what} not found at {p}: build it with the collection pipeline "
+                            "(python -m metad2a.collect), set METAD2A_META_DATA, or use data=synthetic")
+    tasks: list[TaskData] = []
+    for split in splits:
+        tasks += list(load_task_data(db_path, features_path, split))
+    return tasks
+
+
+def load_meta_tasks(cfg: Any) -> list[TaskData]:
+    """Instantiate ``cfg.data`` (a Hydra node with ``_target_``) and check what it returned."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        tasks = instantiate(cfg.data, _convert_="all")
+    except InstantiationException as e:
+        if isinstance(e.__cause__, MetaD2AError):  # surface our one-line message, not Hydra's wrapper
+            raise e.__cause__ from None
+        raise
+    if not tasks:
+        raise DataError("the meta-training data has no tasks: check data= and its paths")
+    if not all(isinstance(t, TaskData) for t in tasks):
+        raise DataError(f"data={cfg.data.get('_target_')} must return list[TaskData]")
+    return list(tasks)
