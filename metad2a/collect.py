@@ -8,7 +8,7 @@ Command line (Hydra, config ``conf/collect.yaml``)::
     python -m metad2a.collect kind=meta-test                    # meta-test ground truth
     python -m metad2a.collect stage=features                    # per-class frozen features
 
-Each worker takes a contiguous block of the job list, skips keys already in the store and
+Each worker takes every num_workers-th job of the list, skips keys already in the store and
 commits every record as it finishes, so a rerun (or ``kill -9``) resumes where it stopped.
 """
 
@@ -82,17 +82,54 @@ def _unique_cells() -> tuple[str, ...]:
     return tuple(unique_cells())
 
 
-def plan_jobs(tasks: Sequence[TaskSpec], cells: dict[str, list[str]], seeds: Sequence[int],
-              worker: int = 0, num_workers: int = 1) -> list[Job]:
-    """This worker's contiguous block of the (task, cell, seed) job list.
+def extend_cells(cells: Sequence[str], n: int, task_id: str, seed: int = 0,
+                 pool: Sequence[str] | None = None) -> list[str]:
+    """``cells`` followed by distinct extra cells, drawn uniformly, up to ``n`` in all.
 
-    Contiguous blocks keep each worker on few tasks (images are loaded once per task).
+    The extras come from their own generator seeded by (seed, task_id), so a task's planned
+    cells stay a prefix of its extended list (finished records keep counting).
+    """
+    pool = list(_unique_cells() if pool is None else pool)
+    if n <= len(cells):
+        return list(cells)
+    have = set(cells)
+    rest = [i for i, a in enumerate(pool) if a not in have]
+    tid = int(hashlib.sha1(task_id.encode()).hexdigest()[:12], 16)
+    extra = np.random.default_rng([seed, 2, tid]).choice(len(rest), size=n - len(cells), replace=False)
+    return list(cells) + [pool[rest[i]] for i in extra]
+
+
+def plan_noise(tasks: Sequence[TaskSpec], cells: dict[str, list[str]], seeds: Sequence[int], split: str,
+               num: int, num_cells: int, noise_seeds: Sequence[int], seed: int = 0
+               ) -> tuple[list[TaskSpec], dict[str, list[str]], dict[str, list[int]]]:
+    """Give the first ``num`` tasks of ``split`` ``num_cells`` cells and every seed in ``noise_seeds``.
+
+    Those repeated runs measure the recipe's seed-to-seed Spearman inside the database itself
+    (``python -m metad2a.database stats``), and they make the held-out tasks' ground truth a
+    seed mean. Returns (tasks with the noise tasks first, cells, seeds per task).
+    """
+    chosen = [t for t in tasks if t.split == split][:num]
+    ids = {t.task_id for t in chosen}
+    cells = dict(cells)
+    per_seed = {t.task_id: sorted(set(seeds) | (set(noise_seeds) if t.task_id in ids else set())) for t in tasks}
+    for t in chosen:
+        cells[t.task_id] = extend_cells(cells[t.task_id], num_cells, t.task_id, seed)
+    return chosen + [t for t in tasks if t.task_id not in ids], cells, per_seed
+
+
+def plan_jobs(tasks: Sequence[TaskSpec], cells: dict[str, list[str]], seeds: Sequence[int] | dict[str, Sequence[int]],
+              worker: int = 0, num_workers: int = 1) -> list[Job]:
+    """This worker's share of the (task, cell, seed) job list: every ``num_workers``-th job.
+
+    The list is task-major, so a worker still meets each task in one stretch (its images are
+    loaded once), and all workers move through the tasks together: the first tasks (the noise
+    tasks) finish first. ``seeds`` is one list for all tasks or a list per task id.
     """
     if not 0 <= worker < num_workers:
         raise MetaD2AError(f"worker must be in [0, num_workers={num_workers}), got {worker}")
-    jobs = [(t, a, int(s)) for t in tasks for a in cells[t.task_id] for s in seeds]
-    bounds = np.linspace(0, len(jobs), num_workers + 1).round().astype(int)
-    return jobs[bounds[worker] : bounds[worker + 1]]
+    per_task = seeds if isinstance(seeds, dict) else {t.task_id: seeds for t in tasks}
+    jobs = [(t, a, int(s)) for t in tasks for a in cells[t.task_id] for s in per_task[t.task_id]]
+    return jobs[worker::num_workers]
 
 
 def resolve_device(device: str) -> str:
@@ -181,7 +218,12 @@ def run(cfg) -> dict:
     if cfg.stage != "records":
         raise MetaD2AError(f"stage must be 'records' or 'features', got {cfg.stage!r}")
     cells = {s.task_id: plan_cells(s.task_id, cfg.cells.per_task, cfg.cells.shared, cfg.cells.seed) for s in tasks}
-    jobs = plan_jobs(tasks, cells, list(cfg.seeds), cfg.worker, cfg.num_workers)
+    seeds: list[int] | dict[str, list[int]] = list(cfg.seeds)
+    nz = cfg.get("noise")
+    if cfg.kind == "meta-train" and nz and int(nz.tasks) > 0:
+        tasks, cells, seeds = plan_noise(tasks, cells, seeds, nz.split, int(nz.tasks), int(nz.cells),
+                                         list(nz.seeds), cfg.cells.seed)
+    jobs = plan_jobs(tasks, cells, seeds, cfg.worker, cfg.num_workers)
     conf = OmegaConf.to_container(cfg, resolve=True)
     conf.pop("worker")
     meta = {f"collect_config/{cfg.kind}": conf, **probe_meta(recipe, cfg.probe_result or DEFAULT_PROBE_RESULT)}

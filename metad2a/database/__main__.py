@@ -37,13 +37,43 @@ def _probe_numbers(store: Store | None, recipe: str | None, probe_path: Path) ->
     return {}
 
 
+def seed_spearman(store: Store, recipe: str | None, min_cells: int = 5) -> tuple[float | None, int]:
+    """Mean over tasks of the Spearman between seed s and seed s' over the cells run with both.
+
+    Uses the two most common seeds of each task; tasks with fewer than ``min_cells`` such
+    cells are skipped. Returns (mean Spearman or None, number of tasks it averages).
+    """
+    from collections import defaultdict
+
+    from metad2a.metrics import spearman
+
+    if recipe is None:
+        return None, 0
+    by: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for t, a, sd, y in store.con.execute("SELECT task_id, arch, seed, target FROM records WHERE recipe_hash = ?",
+                                         (recipe,)):
+        by[t][a][int(sd)] = y
+    rhos = []
+    for cells in by.values():
+        counts = Counter(sd for runs in cells.values() for sd in runs)
+        if len(counts) < 2:
+            continue
+        (s0, _), (s1, _) = counts.most_common(2)
+        both = [c for c in cells.values() if s0 in c and s1 in c]
+        if len(both) >= min_cells:
+            rhos.append(spearman([c[s0] for c in both], [c[s1] for c in both]))
+    return (float(np.mean(rhos)) if rhos else None), len(rhos)
+
+
 def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
           probe_path: str | os.PathLike | None = None) -> dict:
     """The issue's summary of a meta-training store (and its meta-test store, if present).
 
     Returns {"tasks", "records", "cells_per_task": {"min", "median"}, "recipes",
-    "meta_test": {dataset: records}, "seed_spearman", "fidelity_spearman"}; the last two are
-    None when the recipe in use was not measured.
+    "meta_test": {dataset: records}, "seed_spearman", "seed_spearman_tasks", "fidelity_spearman"}.
+    ``seed_spearman`` comes from the store's own repeated runs (``seed_spearman_tasks`` tasks),
+    else from the recipe probe; ``fidelity_spearman`` from the probe (the 120-class task is not
+    a meta-training task). Both are None when the recipe in use was not measured.
     """
     probe = Path(probe_path) if probe_path else _REPO / "bench" / "results" / "recipe_probe.json"
     out: dict = {"tasks": 0, "records": 0, "cells_per_task": {"min": 0, "median": 0.0}, "recipes": [],
@@ -68,7 +98,10 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
                 hs = Counter(dict(m.con.execute("SELECT recipe_hash, COUNT(*) FROM records GROUP BY recipe_hash")))
                 in_use = hs.most_common(1)[0][0] if hs else None
     measured = _probe_numbers(store, in_use, probe)
-    out["seed_spearman"] = measured.get("seed_spearman")
+    # Prefer the seed noise measured on the store's own repeated runs; the probe is the fallback.
+    own, n_tasks = seed_spearman(store, in_use) if store is not None else (None, 0)
+    out["seed_spearman"] = own if own is not None else measured.get("seed_spearman")
+    out["seed_spearman_tasks"] = n_tasks
     out["fidelity_spearman"] = measured.get("fidelity_spearman")
     if store is not None:
         store.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from metad2a.collect import plan_cells, plan_jobs, plan_tasks, run
+from metad2a.collect import extend_cells, plan_cells, plan_jobs, plan_noise, plan_tasks, run
 from metad2a.database.store import Store
 from metad2a.database.tasks import (
     MetaTestLeakError,
@@ -123,6 +123,24 @@ def test_jobs_partition_and_cells_are_deterministic():
     blocks = [plan_jobs(tasks, cells, [0, 1], w, 3) for w in range(3)]
     flat = [(t.task_id, a, s) for b in blocks for t, a, s in b]
     assert len(flat) == len(set(flat)) == 5 * 7 * 2 and max(map(len, blocks)) - min(map(len, blocks)) <= 1
+
+
+def test_noise_tasks_get_more_cells_and_seeds_and_come_first():
+    tasks = plan_tasks("meta-train", MINI, num=10, k=3, source="synthetic", fractions=(0.6, 0.2, 0.2))
+    cells = {t.task_id: plan_cells(t.task_id, 4) for t in tasks}
+    ordered, cells2, seeds = plan_noise(tasks, cells, [0], "test", 2, 7, [0, 1])
+    tests = [t for t in tasks if t.split == "test"]
+    assert [t.task_id for t in ordered[:2]] == [t.task_id for t in tests[:2]] and len(ordered) == 10
+    for t in tasks:
+        noisy = t in tests[:2]
+        assert cells2[t.task_id][:4] == cells[t.task_id]  # planned cells stay a prefix
+        assert len(set(cells2[t.task_id])) == (7 if noisy else 4)
+        assert seeds[t.task_id] == ([0, 1] if noisy else [0])
+    assert extend_cells(cells[tests[0].task_id], 7, tests[0].task_id) == cells2[tests[0].task_id]
+    jobs = [(t.task_id, a, s) for w in range(2) for t, a, s in plan_jobs(ordered, cells2, seeds, w, 2)]
+    assert len(jobs) == len(set(jobs)) == 2 * 7 * 2 + 8 * 4
+    first = plan_jobs(ordered, cells2, seeds, 0, 2)[:7]
+    assert {t.task_id for t, _, _ in first} == {tests[0].task_id}  # both workers start on the noise tasks
 
 
 def test_meta_test_datasets_are_refused_in_meta_training(tmp_path):

@@ -169,8 +169,25 @@ def test_stats_json_form(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out == {"tasks": 3, "records": 3, "cells_per_task": {"min": 1, "median": 1.5}, "recipes": [H],
                    "meta_test": {"cifar10": 0, "mnist": 1, "fashion-mnist": 0},
-                   "seed_spearman": 0.85, "fidelity_spearman": 0.72}
+                   "seed_spearman": 0.85, "seed_spearman_tasks": 0, "fidelity_spearman": 0.72}
     assert stats(tmp_path / "missing.sqlite")["records"] == 0
+
+
+def test_stats_measures_seed_spearman_on_the_stores_own_repeats(tmp_path):
+    from metad2a.space import all_archs
+
+    archs = all_archs()[:8]
+    with new_store(tmp_path / "mt.sqlite") as s:
+        for i, a in enumerate(archs):  # task 0: seeds agree exactly; task 1: seed 1 reverses seed 0
+            s.add_record(TASKS[0].task_id, rec(a, 0, 40.0 + i))
+            s.add_record(TASKS[0].task_id, rec(a, 1, 41.0 + i))
+            s.add_record(TASKS[1].task_id, rec(a, 0, 40.0 + i))
+            s.add_record(TASKS[1].task_id, rec(a, 1, 60.0 - i))
+        s.add_record(TASKS[2].task_id, rec(archs[0], 0))  # one seed only: not counted
+        s.set_meta(f"recipe_probe/{H}", {"seed_spearman": 0.85, "fidelity_spearman": 0.72})
+    out = stats(tmp_path / "mt.sqlite", probe_path=tmp_path / "none.json")
+    assert out["seed_spearman_tasks"] == 2 and out["seed_spearman"] == pytest.approx(0.0)
+    assert out["fidelity_spearman"] == 0.72
 
 
 def test_build_feature_file_from_task_images(tmp_path):
