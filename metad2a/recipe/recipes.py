@@ -91,7 +91,7 @@ def recipe_hash(recipe: Recipe) -> str:
 
 # Chosen by measurement: see docs/recipe.md (filled in from bench/results/recipe_probe.json).
 MINI = Recipe(
-    name="mini", version=1, C=8, N=2, resolution=16, epochs=8, batch_size=128,
+    name="mini", version=1, C=8, N=2, resolution=16, epochs=8, batch_size=64,
     lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="cosine",
     augment="flip", train_per_class=100, test_per_class=100,
     target="mean_last_k", target_last_k=3,
