@@ -1,11 +1,21 @@
-"""Generate NB201 cells for a new image dataset: ``python generate.py data=/path/to/folder``."""
+"""Generate NB201 cells for a new image dataset: ``python generate.py data=/path/to/folder``.
+
+    python generate.py                                    # the built-in example (scikit-learn digits)
+    python generate.py data=/path/to/folder               # an ImageFolder (or its train/ subfolder)
+    python generate.py data=/path/x.npz predictor=ensemble train_best=true
+
+Everything happens in ``metad2a.generation``; this file only wires the config to it.
+"""
 
 import sys
+import warnings
 
 import hydra
 from omegaconf import DictConfig
 
 from metad2a.generation.cli import expand_shorthands
+
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
 
 
 @hydra.main(config_path="conf", config_name="generate", version_base="1.3")

@@ -1,82 +1,139 @@
-"""generate.py's body: build the pieces from the config, run, print and write the result."""
+"""generate.py's body: check the options, build the pieces from the config, run, print and write the result.
+
+``generate(cfg)`` does the work and returns a ``GenerationOutcome`` (importable, no printing
+besides progress bars); ``generate_main(cfg)`` wraps it for the command line: it prints the
+table, and turns any project error into one ``error: ...`` line and exit code 2.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from metad2a.atomic import atomic_write_json
 from metad2a.errors import MetaD2AError
-from metad2a.generation.example_data import EXAMPLE_NAME, example_folder
+from metad2a.generation.components import build_components, checkpoint_provenance
+from metad2a.generation.example_data import EXAMPLE_NAME, cache_dir, example_folder
 from metad2a.generation.model_file import save_model_file
-from metad2a.generation.pipeline import GenerationSettings, run_generation
-from metad2a.generation.report import format_table
+from metad2a.generation.options import check_options
+from metad2a.generation.pipeline import GenerationSettings, run_generation, timed
+from metad2a.generation.report import GenerationResult, format_skipped, format_table, format_timings, score_header
+
+
+@dataclass
+class GenerationOutcome:
+    """What one generate run produced: the result (as written) and where its files went."""
+
+    result: GenerationResult
+    json_path: Path
+    model_path: Path
 
 
 def _output_dir() -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
     try:
         return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:  # not under Hydra (tests calling generate_main directly)
+    except ValueError:  # not under Hydra (tests and benches calling generate directly)
         return Path.cwd()
 
 
-def generate_main(cfg: DictConfig) -> int:
-    """Run generation; print a one-line error (no traceback) and return 2 on bad input."""
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` intra-op torch threads (None: leave as is), restoring the previous count."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
     try:
-        return _run(cfg)
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def generate(cfg: DictConfig) -> GenerationOutcome:
+    """Run generate.py's whole job from its config; write the JSON and the model file."""
+    check_options(cfg)
+    data, name = cfg.data.path, None
+    if data is None:
+        data, name = str(example_folder()), EXAMPLE_NAME  # written once (a few seconds), not timed
+    t0 = time.perf_counter()
+    with torch_threads(cfg.threads):
+        timings: dict[str, float] = {}
+        with timed(timings, "setup"):
+            parts = build_components(cfg)
+        settings = GenerationSettings(
+            data=str(data), data_format=cfg.data.format, images_per_class=cfg.data.images_per_class,
+            image_size=cfg.data.image_size, max_pixels=cfg.data.max_pixels,
+            feature_resolution=cfg.features.resolution, search=cfg.search, num_samples=cfg.num_samples,
+            temperature=cfg.temperature, top_k=cfg.top_k, C=cfg.network.C, N=cfg.network.N,
+            cost_input_size=cfg.network.cost_input_size, seed=cfg.seed, feature_cache=cfg.features.cache,
+            progress=cfg.progress,
+        )
+        result, best = run_generation(settings, parts.scorer, parts.generator, parts.extractor, name=name)
+        result.checkpoints = checkpoint_provenance(predictor=parts.scorer, generator=parts.generator)
+        timings |= {k: v for k, v in result.timings_s.items() if k != "total"}
+        if cfg.train_best:
+            from metad2a.generation.train_best import train_top_cells
+            from metad2a.recipe import get_recipe
+
+            with timed(timings, "train_best"):
+                result.trained, result.train = train_top_cells(
+                    [c.arch for c in result.ranked[: cfg.train_best_k]], str(data), get_recipe(str(cfg.train_recipe)),
+                    data_format=cfg.data.format, seed=cfg.seed, max_pixels=cfg.data.max_pixels,
+                    progress=cfg.progress)
+    out = Path(cfg.output).expanduser() if cfg.output else _output_dir() / "generate.json"
+    model_path = Path(cfg.model_file).expanduser() if cfg.model_file else out.with_name("best_model.pt")
+    try:
+        with timed(timings, "write"):
+            save_model_file(model_path, best, C=cfg.network.C, N=cfg.network.N, in_channels=3)
+        timings["total"] = round(time.perf_counter() - t0, 4)
+        result.timings_s, result.model_file = timings, str(model_path)
+        result.config = OmegaConf.to_container(cfg, resolve=True)
+        atomic_write_json(out, result.to_json())
+    except OSError as e:
+        raise MetaD2AError(f"cannot write the results ({e.strerror or e}: {e.filename or out}): "
+                           "pass output=<writable path> (and model_file=)") from None
+    return GenerationOutcome(result, out, model_path)
+
+
+def print_outcome(outcome: GenerationOutcome, search: str) -> None:
+    """The terminal report: dataset line, generator counts, table, timings, paths."""
+    r = outcome.result
+    d, g = r.dataset, r.generator
+    skipped = format_skipped(r.skipped_files)
+    print(f"\n{d['name']}: {d['num_classes']} classes, {d['images_used']} images used"
+          + (f", {skipped}" if skipped else ""))
+    if search == "generator":
+        print(f"generator: {g['sampled']} sampled, {g['valid']} valid, {g['unique']} unique")
+    print(format_table(r.ranked, score_header(r.predictor), r.trained))
+    if r.trained:
+        t = r.train
+        print(f"test acc: recipe {t['recipe']} ({t['recipe_hash']}), {t['train_images']} train / "
+              f"{t['test_images']} test images of your data")
+    print(format_timings(r.timings_s))
+    print(f"result: {outcome.json_path}\nbest model: {outcome.model_path}  "
+          f"(load: from metad2a.generation.model_file import load_model_file; model = load_model_file(path))")
+
+
+def generate_main(cfg: DictConfig) -> int:
+    """Run generation and print the report; on bad input print one ``error:`` line (no traceback) and return 2."""
+    try:
+        if cfg.data.path is None:
+            print(f"No data= given: using the built-in example dataset ({EXAMPLE_NAME}, "
+                  f"kept in {cache_dir() / 'examples'})")
+        outcome = generate(cfg)
     except MetaD2AError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-
-def _check_options(cfg: DictConfig) -> None:
-    for key in ("num_samples", "top_k"):
-        if int(cfg[key]) < 1:
-            raise MetaD2AError(f"{key} must be at least 1, got {cfg[key]}")
-    if int(cfg.data.images_per_class) < 1:
-        raise MetaD2AError(f"data.images_per_class must be at least 1, got {cfg.data.images_per_class}")
-    target = str(cfg.predictor.get("_target_", ""))
-    if cfg.search == "exhaustive" and target.endswith("NASWOTScorer") and not cfg.get("allow_slow", False):
-        raise MetaD2AError("search=exhaustive with predictor=naswot scores 6,466 networks (~3 h on a CPU): "
-                           "use search=generator, or add +allow_slow=true")
-
-
-def _run(cfg: DictConfig) -> int:
-    data, name = cfg.data.path, None
-    if data is None:
-        data, name = str(example_folder()), EXAMPLE_NAME
-        print(f"No data= given: using the built-in example dataset ({EXAMPLE_NAME}) at {data}")
-    _check_options(cfg)
-    scorer = instantiate(cfg.predictor)
-    generator = None
-    if cfg.search == "generator":
-        from metad2a.predictors.meta import MetaGenerator
-
-        generator = MetaGenerator(cfg.get("generator_checkpoint"))
-    extractor = getattr(scorer, "feature_extractor", None) or (generator.feature_extractor if generator else None)
-    settings = GenerationSettings(
-        data=str(data), data_format=cfg.data.format, images_per_class=cfg.data.images_per_class,
-        image_size=cfg.data.image_size, search=cfg.search, num_samples=cfg.num_samples,
-        temperature=cfg.temperature, top_k=cfg.top_k, C=cfg.network.C, N=cfg.network.N,
-        cost_input_size=cfg.network.cost_input_size, seed=cfg.seed, progress=cfg.progress,
-    )
-    result, best = run_generation(settings, scorer, generator, extractor_name=extractor or "efficientnet_lite0",
-                                  name=name)
-    result.config = OmegaConf.to_container(cfg, resolve=True)
-    out = Path(cfg.output) if cfg.output else _output_dir() / "generate.json"
-    model_path = Path(cfg.model_file) if cfg.model_file else out.with_name("best_model.pt")
-    save_model_file(model_path, best, C=cfg.network.C, N=cfg.network.N, in_channels=3)
-    atomic_write_json(out, result.to_json())
-    d, g, t = result.dataset, result.generator, result.timings_s
-    print(f"\n{d['name']}: {d['num_classes']} classes, {d['images_used']} images used"
-          + (f", {result.skipped_files} files skipped" if result.skipped_files else ""))
-    if cfg.search == "generator":
-        print(f"generator: {g['sampled']} sampled, {g['valid']} valid, {g['unique']} unique")
-    print(format_table(result.ranked, "pred. acc" if "meta" in getattr(scorer, "name", "") else "score"))
-    print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
-    print(f"result: {out}\nbest model: {model_path}  (load: metad2a.generation.model_file.load_model_file(path))")
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    print_outcome(outcome, cfg.search)
     return 0

@@ -27,12 +27,12 @@ def example_folder(root: str | os.PathLike | None = None, upscale: int = 4) -> P
     image dataset. The folder is built in a temp dir and renamed into place, so a crash never
     leaves a half-written example.
     """
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
     root = Path(root) if root else cache_dir() / "examples" / EXAMPLE_NAME
     if (root / ".complete").exists():
         return root
+    from PIL import Image
+    from sklearn.datasets import load_digits  # ~1 s to import: only when the folder must be written
+
     digits = load_digits()
     # 0..16 grey levels -> 0..255
     images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)

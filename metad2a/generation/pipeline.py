@@ -1,31 +1,44 @@
 """generate.py's pipeline: images -> features -> candidate cells -> scores -> ranked result.
 
 Every stage is timed; ``run_generation`` returns a ``GenerationResult`` and never prints
-except through the progress bars of the long stages.
+except through the progress bars of the long stages (feature extraction, sampling, scoring).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from metad2a.data.decode import DEFAULT_MAX_PIXELS, resize_batch
 from metad2a.data.imageset import ImageSet
 from metad2a.data.load import load_images
 from metad2a.errors import DataError, MetaD2AError
 from metad2a.features.cache import FeatureCache
-from metad2a.features.extractor import build_extractor
+from metad2a.features.extractor import DEFAULT_EXTRACTOR, FeatureExtractor, build_extractor
+from metad2a.generation.costs import network_costs
 from metad2a.generation.report import GenerationResult, RankedCell
 from metad2a.predictors.base import DatasetSample, Scorer
 from metad2a.space import canonical_form, parse, unique_cells
-from metad2a.space.network import build_model, count_flops, count_params
+from metad2a.space.network import NB201Network, build_model
+
+log = logging.getLogger(__name__)
 
 SEARCHES = ("generator", "exhaustive")
+# Cells sampled from the graph VAE when num_samples is not given. 100 draws give ~85 unique cells
+# and cost ~0.1 s to sample and score (bench/generate_speed.py), a small part of the 10 s budget.
+DEFAULT_NUM_SAMPLES = 100
+# The meta-training database embeds images with EfficientNet-Lite0 at 128 px after decoding them
+# at 64 px (conf/collect.yaml, features:); inference must see features made the same way.
+FEATURE_RESOLUTION = 128
+_SAMPLE_CHUNK = 25  # cells per graph-VAE call, so the sampling bar moves
 
 
 @dataclass
@@ -36,8 +49,10 @@ class GenerationSettings:
     data_format: str = "auto"
     images_per_class: int = 20
     image_size: int = 64
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    feature_resolution: int = FEATURE_RESOLUTION
     search: str = "generator"
-    num_samples: int = 100
+    num_samples: int | None = None  # None: DEFAULT_NUM_SAMPLES (search=generator only)
     temperature: float = 1.0
     top_k: int = 10
     C: int = 16
@@ -46,14 +61,16 @@ class GenerationSettings:
     seed: int = 0
     feature_cache: bool = True
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the wall time of the block in ``timings[stage]`` (seconds)."""
     t0 = time.perf_counter()
-    yield
-    timings[stage] = round(time.perf_counter() - t0, 4)
+    try:
+        yield
+    finally:
+        timings[stage] = round(time.perf_counter() - t0, 4)
 
 
 def group_by_class(features: np.ndarray, labels: np.ndarray, num_classes: int, k: int, seed: int) -> np.ndarray:
@@ -69,13 +86,21 @@ def group_by_class(features: np.ndarray, labels: np.ndarray, num_classes: int, k
     return out
 
 
-def _candidates(settings: GenerationSettings, generator, class_features: np.ndarray) -> tuple[list[str], dict[str, int]]:
-    """Candidate cells, deduplicated by canonical form, and the generator counts."""
-    if settings.search == "exhaustive":
-        cells = unique_cells()
-        return cells, {"sampled": 0, "valid": len(cells), "unique": len(cells)}
-    sampled = generator.sample_cells(class_features, settings.num_samples, temperature=settings.temperature,
-                                     seed=settings.seed)
+def sample_candidates(generator, class_features: np.ndarray, n: int, temperature: float, seed: int,
+                      progress: bool = True) -> list[str]:
+    """n cells from the graph VAE for (C, k, D) ``class_features``, in chunks (one bar step each)."""
+    cells: list[str] = []
+    with tqdm(total=n, desc="sampling cells", unit="cell", leave=False, disable=True if not progress else None) as bar:
+        for i, start in enumerate(range(0, n, _SAMPLE_CHUNK)):
+            m = min(_SAMPLE_CHUNK, n - start)
+            # A distinct, seed-determined stream per chunk: the whole sample is reproducible.
+            cells += generator.sample_cells(class_features, m, temperature=temperature, seed=seed * 100_003 + i)
+            bar.update(m)
+    return cells
+
+
+def dedupe(sampled: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Keep valid cells, one per canonical form (first seen), and count {sampled, valid, unique}."""
     valid = []
     for a in sampled:
         try:
@@ -89,49 +114,113 @@ def _candidates(settings: GenerationSettings, generator, class_features: np.ndar
     return list(unique.values()), {"sampled": len(sampled), "valid": len(valid), "unique": len(unique)}
 
 
-def _dataset_sample(images: ImageSet, class_features: np.ndarray, name: str) -> DatasetSample:
-    x = torch.from_numpy(images.images).permute(0, 3, 1, 2).float().div(255.0)
-    x = (x - 0.5) / 0.25  # rough per-channel standardisation for training-free scores
-    return DatasetSample(name=name, num_classes=images.num_classes, images=x,
-                         labels=torch.from_numpy(images.labels), features=torch.from_numpy(class_features))
+def score_cells(scorer: Scorer, archs: list[str], sample: DatasetSample, progress: bool = True) -> np.ndarray:
+    """(len(archs),) scores. Pointwise scorers go in chunks under a bar; ``listwise`` ones see the whole list."""
+    if getattr(scorer, "listwise", False) or len(archs) <= 32:
+        return np.asarray(scorer.score(archs, sample), dtype=np.float64)
+    chunk = max(16, len(archs) // 20)
+    out = []
+    with tqdm(total=len(archs), desc=f"scoring ({getattr(scorer, 'name', 'scorer')})", unit="cell", leave=False,
+              disable=True if not progress else None) as bar:
+        for s in range(0, len(archs), chunk):
+            out.append(np.asarray(scorer.score(archs[s : s + chunk], sample), dtype=np.float64))
+            bar.update(len(out[-1]))
+    return np.concatenate(out)
+
+
+def scorer_images(images: np.ndarray, size: int = 32) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, size, size) float, standardised per channel over the sample.
+
+    The user's dataset statistics are unknown, so the sample's own mean/std stand in for the
+    per-dataset normalisation NASWOT was validated with (CIFAR stats, 32x32: bench/naswot.py).
+    """
+    x = torch.from_numpy(resize_batch(images, size)).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
+    return ((x - mean) / std).contiguous()
+
+
+def dataset_name(path: str) -> str:
+    """A readable name: the folder or file stem, with its parent for split folders (``cifar10/test``)."""
+    p = Path(path).expanduser()
+    stem = p.stem if p.suffix.lower() in (".npz", ".gz") else p.name
+    return f"{p.parent.name}/{stem}" if stem.lower() in ("train", "test", "val", "valid") and p.parent.name else stem
+
+
+def _dataset_sample(images: ImageSet, class_features: np.ndarray | None, name: str, image_size: int) -> DatasetSample:
+    return DatasetSample(name=name, num_classes=images.num_classes, images=scorer_images(images.images, image_size),
+                         labels=torch.from_numpy(images.labels),
+                         features=None if class_features is None else torch.from_numpy(class_features))
 
 
 def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
-                   extractor_name: str = "efficientnet_lite0", feature_resolution: int = 128,
-                   name: str | None = None) -> tuple[GenerationResult, Any]:
-    """Run the whole pipeline; returns the result and the best cell's (untrained) network."""
+                   extractor: FeatureExtractor | str | None = DEFAULT_EXTRACTOR,
+                   name: str | None = None) -> tuple[GenerationResult, NB201Network]:
+    """Run the whole pipeline; returns the result and the best cell's (untrained) network.
+
+    ``extractor`` is a built FeatureExtractor or a name for ``build_extractor`` (at
+    ``settings.feature_resolution``); None skips feature extraction (for search=exhaustive with
+    a scorer that does not read ``DatasetSample.features``). Stages timed in ``result.timings_s``:
+    load_images, features, generate, score, rank, and their total.
+    """
     if settings.search not in SEARCHES:
         raise MetaD2AError(f"unknown search {settings.search!r}: use search=generator or search=exhaustive")
-    if settings.search == "generator" and generator is None:
-        raise MetaD2AError("search=generator needs the graph VAE checkpoint: run train.py or use search=exhaustive")
+    if settings.search == "generator" and (generator is None or extractor is None):
+        raise MetaD2AError("search=generator needs the graph VAE and a feature extractor: run train.py or use "
+                           "search=exhaustive")
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    with _timed(timings, "load_images"):
+    name = name or dataset_name(settings.data)
+    with timed(timings, "load_images"):
         images = load_images(settings.data, format=settings.data_format, size=settings.image_size,
-                             max_per_class=settings.images_per_class, seed=settings.seed, progress=settings.progress)
-    with _timed(timings, "features"):
-        extractor = build_extractor(extractor_name, feature_resolution)
-        cache = FeatureCache() if settings.feature_cache else None
-        feats = extractor.extract(images.images, cache=cache, progress=settings.progress)
-        class_features = group_by_class(feats, images.labels, images.num_classes, settings.images_per_class,
-                                        settings.seed)
-    with _timed(timings, "generate"):
-        candidates, gen_counts = _candidates(settings, generator, class_features)
-    with _timed(timings, "score"):
-        sample = _dataset_sample(images, class_features, name or Path(settings.data).name)
-        scores = np.asarray(scorer.score(candidates, sample), dtype=float)
-        order = np.argsort(-scores, kind="stable")[: settings.top_k]
-    with _timed(timings, "rank"):
-        ranked, best_model = [], None
+                             max_per_class=settings.images_per_class, seed=settings.seed,
+                             max_pixels=settings.max_pixels, progress=settings.progress)
+    with timed(timings, "features"):
+        class_features = None
+        if extractor is not None:
+            if isinstance(extractor, str):
+                extractor = build_extractor(extractor, settings.feature_resolution)
+            cache = FeatureCache() if settings.feature_cache else None
+            feats = extractor.extract(images.images, cache=cache, progress=settings.progress)
+            class_features = group_by_class(feats, images.labels, images.num_classes, settings.images_per_class,
+                                            settings.seed)
+    with timed(timings, "generate"):
+        if settings.search == "exhaustive":
+            candidates = unique_cells()
+            gen_counts = {"sampled": 0, "valid": len(candidates), "unique": len(candidates)}
+        else:
+            n = settings.num_samples or DEFAULT_NUM_SAMPLES
+            sampled = sample_candidates(generator, class_features, n, settings.temperature, settings.seed,
+                                        settings.progress)
+            candidates, gen_counts = dedupe(sampled)
+        if not candidates:
+            raise MetaD2AError("the generator produced no valid cells: check the generator checkpoint "
+                               "(rebuild it with `python train.py`) or use search=exhaustive")
+    with timed(timings, "score"):
+        sample = _dataset_sample(images, class_features, name, settings.cost_input_size)
+        scores = score_cells(scorer, candidates, sample, settings.progress)
+        # NaN (a scorer's "cannot tell") sorts last, like -inf.
+        order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[: settings.top_k]
+    with timed(timings, "rank"):
+        size = (3, settings.cost_input_size, settings.cost_input_size)
+        ranked = []
         for i in order:
-            model = build_model(candidates[i], images.num_classes, C=settings.C, N=settings.N)
-            ranked.append(RankedCell(candidates[i], float(scores[i]), count_params(model),
-                                     count_flops(model, (3, settings.cost_input_size, settings.cost_input_size))))
-            best_model = best_model or model
+            params, flops = network_costs(candidates[i], images.num_classes, settings.C, settings.N, size)
+            ranked.append(RankedCell(candidates[i], float(scores[i]), params, flops))
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's RNG untouched
+            torch.manual_seed(settings.seed)
+            best_model = build_model(ranked[0].arch, images.num_classes, C=settings.C, N=settings.N)
     timings["total"] = round(time.perf_counter() - t_start, 4)
-    dataset = {"name": name or Path(settings.data).name, "num_classes": images.num_classes,
-               "images_used": len(images), "path": str(settings.data)}
+    notes = list(images.warnings)
+    if len(candidates) < settings.top_k:
+        notes.append(f"only {len(candidates)} unique candidate cells for top_k={settings.top_k}: showing all of them "
+                     "(raise num_samples or temperature for more)")
+        log.warning(notes[-1])
+    dataset = {"name": name, "num_classes": images.num_classes, "images_used": len(images),
+               "path": str(settings.data), "class_names": list(images.class_names),
+               "fingerprint": images.fingerprint()}
+    skipped = {"corrupt": images.n_corrupt, "non_image": images.n_non_image, "too_large": images.n_too_large}
     result = GenerationResult(ranked=ranked, dataset=dataset, timings_s=timings, generator=gen_counts, config={},
-                              skipped_files=images.n_corrupt + images.n_non_image + images.n_too_large,
-                              warnings=list(images.warnings))
+                              predictor=getattr(scorer, "name", type(scorer).__name__), skipped_files=skipped,
+                              warnings=notes)
     return result, best_model
