@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from metad2a.errors import MetaD2AError
+from metad2a.meta_data import export_meta_data_dir
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
 
@@ -51,4 +52,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    export_meta_data_dir()  # the shipped meta_data/, from any working directory
     main()

@@ -206,22 +206,6 @@ class NASWOT:
         return MethodRun([pick], search_s, 0, scores if self.pool == "evaluated" else None, len(cells))
 
 
-def pooled_zscores(tasks: Sequence[TaskData]) -> tuple[list[str], np.ndarray]:
-    """Every (cell, accuracy) of ``tasks`` pooled, accuracy z-scored within its task.
-
-    Returns archs (M,) and y (M,); a task with constant accuracy contributes zeros. The
-    z-score removes task difficulty, which a cell-only model cannot explain anyway.
-    """
-    archs: list[str] = []
-    ys: list[np.ndarray] = []
-    for t in tasks:
-        a = np.asarray(t.accs, dtype=float)
-        sd = a.std()
-        ys.append((a - a.mean()) / sd if sd > 0 else np.zeros_like(a))
-        archs += list(t.archs)
-    return archs, np.concatenate(ys) if ys else np.zeros(0)
-
-
 class GRAF:
     """GRAF-RF fitted on the pooled meta-training records of ``split``, scoring the evaluated cells.
 
@@ -240,7 +224,10 @@ class GRAF:
     def training_data(self) -> tuple[list[str], np.ndarray]:
         from metad2a.database.features_store import load_task_data
 
-        return pooled_zscores(load_task_data(self.db, self.features, self.split, recipe_hash=self.recipe_hash))
+        from metad2a.predictors.graf import pooled_zscores
+
+        tasks = load_task_data(self.db, self.features, self.split, recipe_hash=self.recipe_hash)
+        return pooled_zscores([(t.archs, t.accs) for t in tasks])
 
     def forest(self, seed: int):
         from metad2a.predictors.graf import GRAFScorer

@@ -17,9 +17,10 @@ import numpy as np
 
 from metad2a.database.store import Store, StoreError, merge
 from metad2a.database.tasks import META_TEST_SOURCES
+from metad2a.meta_data import meta_data_dir
 
 _REPO = Path(__file__).resolve().parent.parent.parent
-_META = os.environ.get("METAD2A_META_DATA", "meta_data")
+_META = str(meta_data_dir())
 
 
 def _probe_numbers(store: Store | None, recipe: str | None, probe_path: Path) -> dict:

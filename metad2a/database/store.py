@@ -203,6 +203,21 @@ class Store:
                 d[k] = json.loads(d[k])
             yield d
 
+    def seed_means(self, split: str | None = None, recipe_hash: str | None = None,
+                   value: str = "target") -> dict[str, tuple[list[str], list[float]]]:
+        """Per task (of ``split``): its cells, sorted, and their seed-mean ``value`` ("target" or "final_acc")."""
+        if value not in ("target", "final_acc"):
+            raise StoreError(f"value must be 'target' or 'final_acc', got {value!r}")
+        q = (f"SELECT r.task_id, r.arch, AVG(r.{value}) FROM records r JOIN tasks t USING (task_id) "
+             "WHERE (? IS NULL OR t.split = ?) AND (? IS NULL OR r.recipe_hash = ?) "
+             "GROUP BY r.task_id, r.arch ORDER BY r.task_id, r.arch")
+        out: dict[str, tuple[list[str], list[float]]] = {}
+        for t, a, y in self.con.execute(q, (split, split, recipe_hash, recipe_hash)):
+            archs, ys = out.setdefault(t, ([], []))
+            archs.append(a)
+            ys.append(float(y))
+        return out
+
     def count(self) -> int:
         return self.con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import resnet18
 
 from metad2a.errors import CheckpointError
 
@@ -38,6 +37,8 @@ def load_resnet18_features(path: str | Path | None = None) -> nn.Module:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for damaged files
         raise CheckpointError(f"cannot read ResNet18 weights {p} ({type(e).__name__}): delete it and fetch again with {FETCH_HINT}") from e
+    from torchvision.models import resnet18  # imported here: torchvision costs ~1.5 s of start-up
+
     model = resnet18(weights=None)
     try:
         model.load_state_dict(state, strict=True)

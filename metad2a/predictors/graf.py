@@ -23,6 +23,8 @@ on NB201, so they add nothing a forest cannot already split on.
 
 from __future__ import annotations
 
+import os
+
 from functools import lru_cache
 from typing import Sequence
 
@@ -107,22 +109,42 @@ def graf_matrix(archs: Sequence[str], with_costs: bool = False, zc_proxies: Sequ
     return np.concatenate([x, zc], axis=1)
 
 
+def pooled_zscores(per_task: Sequence[tuple[Sequence[str], Sequence[float]]]) -> tuple[list[str], np.ndarray]:
+    """Every (cell, accuracy) of several tasks pooled, accuracy z-scored within its task.
+
+    per_task: (archs, accs) per task. Returns archs (M,) and y (M,); a task with constant
+    accuracy contributes zeros. The z-score removes task difficulty, which a cell-only model
+    cannot explain anyway.
+    """
+    archs: list[str] = []
+    ys: list[np.ndarray] = []
+    for task_archs, accs in per_task:
+        a = np.asarray(accs, dtype=float)
+        sd = a.std()
+        ys.append((a - a.mean()) / sd if sd > 0 else np.zeros_like(a))
+        archs += list(task_archs)
+    return archs, np.concatenate(ys) if ys else np.zeros(0)
+
+
 class GRAFScorer:
     """Random forest on GRAF features; higher predicted accuracy is better.
 
-    Train with ``fit(archs, accuracies)``. If ``fit_column`` names a column of the shared NB201
-    table (``cifar100_test`` or ``imagenet16_120_test``), an unfitted scorer fits itself on
-    ``fit_cells`` cells drawn with ``seed`` on first use, so ``predictor=graf`` works as is.
+    Train with ``fit(archs, accuracies)``. An unfitted scorer fits itself on first use:
+    on the pooled, within-task z-scored records of the ``fit_split`` tasks of the record store
+    ``fit_db`` (the project's own database: ``predictor=graf``), or else on ``fit_cells`` cells
+    of the shared NB201 table's ``fit_column`` (``predictor=graf_nb201_prior``).
     """
 
     name = "graf"
 
     def __init__(self, n_estimators: int = 200, with_costs: bool = False, zc_proxies: Sequence[str] = (),
-                 fit_column: str | None = None, fit_cells: int = 1024, seed: int = 0, n_jobs: int = 1):
+                 fit_column: str | None = None, fit_cells: int = 1024, seed: int = 0, n_jobs: int = 1,
+                 fit_db: str | os.PathLike | None = None, fit_split: str = "train", name: str = "graf"):
         from sklearn.ensemble import RandomForestRegressor
 
         self.with_costs, self.zc_proxies = with_costs, tuple(zc_proxies)
         self.fit_column, self.fit_cells, self.seed = fit_column, fit_cells, seed
+        self.fit_db, self.fit_split, self.name = fit_db, fit_split, name
         self.forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs)
         self.fitted = False
 
@@ -150,12 +172,28 @@ class GRAFScorer:
         archs = [pool[i] for i in np.random.default_rng(seed).choice(len(pool), min(n, len(pool)), replace=False)]
         return self.fit(archs, [table[a][column] for a in archs])
 
+    def fit_database(self, db: str | os.PathLike, split: str = "train") -> "GRAFScorer":
+        """Fit on the pooled records of ``split`` in a meta-training store, z-scored within each task."""
+        from metad2a.database.store import Store
+
+        if not os.path.isfile(db):
+            raise DataError(f"record store {db} not found: collect it (python -m metad2a.collect), set "
+                            "METAD2A_META_DATA, or use predictor=graf_nb201_prior")
+        with Store(db) as store:
+            per_task = list(store.seed_means(split).values())
+        if not per_task:
+            raise DataError(f"{db} has no records of {split}-split tasks to fit GRAF on")
+        return self.fit(*pooled_zscores(per_task))
+
     def score(self, archs: Sequence[str], dataset: DatasetSample | None = None) -> np.ndarray:
         """Predicted accuracy of each cell: (len(archs),) float64. ``dataset`` is not used."""
         if not self.fitted:
-            if self.fit_column is None:
-                raise DataError("GRAFScorer is not fitted: call fit(archs, accuracies) or set fit_column")
-            self.fit_nb201(self.fit_column, self.fit_cells, self.seed)
+            if self.fit_db is not None:
+                self.fit_database(self.fit_db, self.fit_split)
+            elif self.fit_column is not None:
+                self.fit_nb201(self.fit_column, self.fit_cells, self.seed)
+            else:
+                raise DataError("GRAFScorer is not fitted: call fit(archs, accuracies), or set fit_db or fit_column")
         if len(archs) == 0:
             return np.zeros(0)
         return self.forest.predict(self.features(archs)).astype(np.float64)

@@ -45,8 +45,10 @@ REBUILD = "rebuild it with `python train.py` (or point METAD2A_META_DATA at a fo
 
 
 def default_checkpoint_dir() -> Path:
-    """``$METAD2A_META_DATA/checkpoints``, default ``meta_data/checkpoints`` (relative to the cwd)."""
-    return Path(os.environ.get("METAD2A_META_DATA", "meta_data")) / "checkpoints"
+    """``<meta_data>/checkpoints``: ``$METAD2A_META_DATA``, else the shipped ``meta_data/`` (metad2a.meta_data)."""
+    from metad2a.meta_data import meta_data_dir
+
+    return meta_data_dir() / "checkpoints"
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,6 @@ from metad2a.bench.methods import (
     anasod_order,
     dedup_canonical,
     most_frequent,
-    pooled_zscores,
 )
 from metad2a.bench.runner import evaluate_run
 from metad2a.database.task_data import TaskData
@@ -44,14 +43,6 @@ def test_anasod_order_queries_distinct_cells_and_draws_distributions_uniformly()
     # Two distributions: the lone cell's is drawn first half the time, not 1 time in 10.
     first = [anasod_order(archs, 1, np.random.default_rng(s))[0] for s in range(400)]
     assert 0.4 < np.mean([i == 9 for i in first]) < 0.6
-
-
-def test_pooled_zscores_standardise_each_task():
-    t1 = TaskData("a", "train", np.zeros((2, 1, 1)), ["x", "y", "z"], np.array([50.0, 60.0, 70.0]))
-    t2 = TaskData("b", "train", np.zeros((2, 1, 1)), ["x", "w"], np.array([90.0, 90.0]))
-    archs, y = pooled_zscores([t1, t2])
-    assert archs == ["x", "y", "z", "x", "w"]
-    assert y[:3] == pytest.approx([-1.2247449, 0.0, 1.2247449]) and y[3:].tolist() == [0.0, 0.0]
 
 
 def test_oracle_random_and_anasod_on_a_hand_made_task(tmp_path):

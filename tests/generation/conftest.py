@@ -38,7 +38,28 @@ def meta_data(tmp_path_factory) -> Path:
     model = ModelConfig(feat_dim=1280, hidden_dim=16, latent_dim=8, heads=2, num_inducing=4, gnn_layers=1)
     trainer = TrainerConfig(epochs=1, batch_tasks=4, unlabelled_cells=16, samples_per_class=3, resume=False)
     meta_train(tasks, model, trainer, root / "checkpoints")
+    _tiny_record_store(root / "meta-train.sqlite")
     return root
+
+
+def _tiny_record_store(path: Path) -> None:
+    """meta-train.sqlite with 3 synthetic tasks x 8 cells (what predictor=graf fits on)."""
+    from metad2a.database.store import Store
+    from metad2a.database.tasks import make_meta_train_tasks
+    from metad2a.recipe import MINI, recipe_hash
+    from metad2a.space import all_archs
+
+    rng = np.random.default_rng(0)
+    with Store(path) as s:
+        s.add_recipe(MINI)
+        tasks = make_meta_train_tasks(3, k=3, source="synthetic", fractions=(0.4, 0.3, 0.3))
+        s.add_tasks(tasks)
+        for t in tasks:
+            for a in all_archs()[::2000][:8]:
+                acc = float(rng.uniform(20, 60))
+                s.add_record(t.task_id, {"arch": a, "seed": 0, "recipe_hash": recipe_hash(MINI), "train_loss": [1.0],
+                                         "test_acc": [acc], "test_loss": [1.0], "final_acc": acc, "target": acc,
+                                         "params": 1, "flops": 1, "wall_s": 1.0, "cpu_s": 1.0, "device": "cpu"})
 
 
 @pytest.fixture(autouse=True)

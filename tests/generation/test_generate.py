@@ -152,11 +152,8 @@ def test_other_predictors_through_generate(tmp_path, meta_data, predictor):
 
 
 @pytest.mark.parametrize("predictor", ["graf", "ensemble"])
-def test_shared_data_predictors_through_generate(tmp_path, shared_data, monkeypatch, predictor):
-    monkeypatch.setenv("METAD2A_SHARED_DATA", str(shared_data))
-    small = "predictor.n_estimators=5 predictor.fit_cells=64".split()
-    if predictor == "ensemble":
-        small = ["predictor.members.1.n_estimators=5", "predictor.members.1.fit_cells=64"]
+def test_database_fitted_predictors_through_generate(tmp_path, predictor):
+    small = ["predictor.n_estimators=5"] if predictor == "graf" else ["predictor.members.1.n_estimators=5"]
     data = make_folder(tmp_path / "ds", classes=2, per_class=3)
     r = generate(gen_config(tmp_path, f"data.path={data}", f"predictor={predictor}", "top_k=3", "num_samples=10",
                             *small)).result
@@ -164,3 +161,11 @@ def test_shared_data_predictors_through_generate(tmp_path, shared_data, monkeypa
     if predictor == "ensemble":
         assert all(0.0 <= c.predicted_accuracy <= 1.0 for c in r.ranked)
         assert set(r.checkpoints) == {"generator", "predictor.meta"}
+
+
+def test_graf_nb201_prior_through_generate(tmp_path, shared_data, monkeypatch):
+    monkeypatch.setenv("METAD2A_SHARED_DATA", str(shared_data))
+    data = make_folder(tmp_path / "ds", classes=2, per_class=3)
+    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=graf_nb201_prior", "top_k=3", "num_samples=10",
+                            "predictor.n_estimators=5", "predictor.fit_cells=64")).result
+    assert r.predictor == "graf_nb201_prior" and len(r.ranked) == 3

@@ -8,6 +8,7 @@ from metad2a.errors import DataError
 from metad2a.metrics import spearman
 from metad2a.predictors.base import Scorer
 from metad2a.predictors.graf import (
+    pooled_zscores,
     NO_PATH, NUM_FEATURES, OP_SUBSETS, GRAFScorer, feature_names, graf_features, graf_matrix,
 )
 from metad2a.space import EDGES, all_archs, parse
@@ -102,3 +103,40 @@ def test_scorer_errors_are_clear():
         GRAFScorer().score([CELL_A])
     with pytest.raises(DataError, match="one accuracy each"):
         GRAFScorer().fit([CELL_A, CELL_B], [1.0])
+
+
+def test_pooled_zscores_standardise_each_task():
+    archs, y = pooled_zscores([(["x", "y", "z"], [50.0, 60.0, 70.0]), (["x", "w"], [90.0, 90.0])])
+    assert archs == ["x", "y", "z", "x", "w"]
+    assert y[:3] == pytest.approx([-1.2247449, 0.0, 1.2247449]) and y[3:].tolist() == [0.0, 0.0]
+
+
+def test_fits_itself_on_the_project_database(tmp_path):
+    from metad2a.database.store import Store
+    from metad2a.database.tasks import make_meta_train_tasks
+    from metad2a.recipe import MINI, recipe_hash
+    from metad2a.space import all_archs
+
+    tasks = make_meta_train_tasks(3, k=3, source="synthetic", fractions=(0.4, 0.3, 0.3))
+    archs = all_archs()[::1500][:8]
+    conv = [a.count("nor_conv_3x3") for a in archs]
+    with Store(tmp_path / "mt.sqlite") as s:
+        s.add_recipe(MINI)
+        s.add_tasks(tasks)
+        for t in tasks:
+            for seed in (0, 1):
+                for a, c in zip(archs, conv):  # accuracy grows with conv3x3 count, on every train task
+                    acc = 40.0 + 5 * c + seed + (0.0 if t.split == "train" else -5 * c)
+                    s.add_record(t.task_id, {"arch": a, "seed": seed, "recipe_hash": recipe_hash(MINI),
+                                             "train_loss": [1.0], "test_acc": [acc], "test_loss": [1.0],
+                                             "final_acc": acc, "target": acc, "params": 1, "flops": 1,
+                                             "wall_s": 1.0, "cpu_s": 1.0, "device": "cpu"})
+        train = s.seed_means("train")
+        (tid, (got_archs, means)), = train.items()  # one train task, cells sorted, seeds averaged
+        assert [t.split for t in tasks if t.task_id == tid] == ["train"] and got_archs == sorted(archs)
+        assert means[0] == pytest.approx(40.5 + 5 * sorted(archs)[0].count("nor_conv_3x3"))
+    scorer = GRAFScorer(n_estimators=20, fit_db=tmp_path / "mt.sqlite")
+    scores = scorer.score(archs)  # fits on the train split only, whose ranking follows conv3x3
+    assert np.corrcoef(scores, conv)[0, 1] > 0.9
+    with pytest.raises(DataError, match="graf_nb201_prior"):
+        GRAFScorer(fit_db=tmp_path / "missing.sqlite").score(archs)
