@@ -24,7 +24,7 @@ warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=Fu
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from metad2a.models import ModelConfig
-    from metad2a.training.evaluate import evaluate_checkpoints, format_table
+    from metad2a.training.evaluate import report_held_out
     from metad2a.training.logging import make_logger
     from metad2a.training.meta_train import TrainerConfig, meta_train
     from metad2a.training.tasks import load_meta_tasks
@@ -38,12 +38,9 @@ def main(cfg: DictConfig) -> None:
                                 cfg.checkpoint_dir, config=resolved, logger=logger, seed=cfg.seed)
             print(f"checkpoints in {result.checkpoint_dir}/ (best valid: "
                   + ", ".join(f"{k}={v:.4g}" for k, v in result.best.items()) + ")")
-            held_out = [t for t in tasks if t.split == cfg.evaluate_split] if cfg.evaluate_split else []
-            if held_out:
-                table = evaluate_checkpoints(result.checkpoint_dir, held_out)
-                print(f"{cfg.evaluate_split} tasks:\n{format_table(table)}")
-                logger.summary({f"{cfg.evaluate_split}/{name}/{k}": v
-                                for name, s in table.items() for k, v in s.items()})
+            ev = cfg.evaluate
+            report_held_out(tasks, result.checkpoint_dir, ev.split, ev.meta_test_db if ev.meta_test else None,
+                            ev.meta_test_features, ev.samples, logger)
         finally:
             logger.finish()
     except MetaD2AError as e:

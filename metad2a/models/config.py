@@ -17,6 +17,7 @@ class ModelConfig:
     heads: int = 4
     num_inducing: int = 16
     gnn_layers: int = 3
+    cell_features: str = "none"  # predictor cell encoding: GNN only ("none") or GNN + GRAF features ("graf")
     # graph VAE objective (see graph_vae.GraphVAE)
     kl_weight: float = 5e-3
     gen_rank_weight: float = 1.0  # log p(cell | dataset) ordered like accuracy, over all evaluated cells

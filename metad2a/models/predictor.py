@@ -1,7 +1,7 @@
 """Meta-performance predictor: (dataset embedding, cell encoding) -> predicted accuracy.
 
     d = DatasetEncoder(features)          (B, dim)   or a learned constant (dataset-agnostic)
-    g = GraphEncoder(cell)                (M, dim)
+    g = GraphEncoder(cell)                (M, dim)   (+ MLP(GRAF features) with cell_features="graf")
     y = MLP([d ; g ; d * g])              (M,)       accuracy / 100
 
 The product term lets the dataset re-weight cell features, which is what a *within-task*
@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from metad2a.models.cell_features import GRAF_DIM, CellFeatures
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_encoder import GraphEncoder
 from metad2a.models.set_encoder import DatasetEncoder
@@ -32,6 +33,11 @@ class MetaPredictor(nn.Module):
         else:
             self.dataset_encoder = DatasetEncoder(cfg.feat_dim, d, cfg.heads, cfg.num_inducing)
         self.graph_encoder = GraphEncoder(d, cfg.gnn_layers)
+        if cfg.cell_features == "graf":
+            self.cell_features = CellFeatures()
+            self.cell_proj = nn.Sequential(nn.Linear(GRAF_DIM, d), nn.ReLU(), nn.Linear(d, d))
+        elif cfg.cell_features != "none":
+            raise ValueError(f"model.cell_features={cfg.cell_features!r}: use none or graf")
         self.head = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
 
     def embed_dataset(self, features: torch.Tensor | None, mask: torch.Tensor | None = None,
@@ -45,4 +51,6 @@ class MetaPredictor(nn.Module):
         """dataset_emb (B, dim), node_type (M, 8), task_index (M,) in 0..B-1 -> (M,) predicted acc / 100."""
         d = dataset_emb[task_index]
         g = self.graph_encoder(node_type)
+        if self.cfg.cell_features == "graf":
+            g = g + self.cell_proj(self.cell_features(node_type))
         return self.head(torch.cat([d, g, d * g], dim=1)).squeeze(1)

@@ -78,8 +78,17 @@ def compare(scorers: Mapping[str, Scorer], tasks: Sequence[TaskData], include_ra
     return table
 
 
-def evaluate_checkpoints(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskData]) -> dict[str, dict]:
-    """``compare`` for the exported meta-predictor, its dataset-agnostic twin (if saved) and random."""
+def graf_baseline(train_tasks: Sequence[TaskData], seed: int = 0) -> Scorer:
+    """GRAF-RF fitted on the pooled records of ``train_tasks``, accuracy z-scored within each task."""
+    from metad2a.predictors.graf import GRAFScorer, pooled_zscores
+
+    return GRAFScorer(seed=seed, name="graf_rf").fit(*pooled_zscores([(t.archs, t.accs) for t in train_tasks]))
+
+
+def evaluate_checkpoints(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskData],
+                         train_tasks: Sequence[TaskData] = ()) -> dict[str, dict]:
+    """``compare`` for the exported meta-predictor, its dataset-agnostic twin (if saved), GRAF-RF
+    on the pooled ``train_tasks`` (if given) and random."""
     from metad2a.predictors.meta import MetaPredictorScorer
     from metad2a.training.checkpoint import AGNOSTIC_FILE, PREDICTOR_FILE
 
@@ -87,7 +96,22 @@ def evaluate_checkpoints(checkpoint_dir: str | os.PathLike, tasks: Sequence[Task
     scorers: dict[str, Scorer] = {"meta": MetaPredictorScorer(d / PREDICTOR_FILE)}
     if (d / AGNOSTIC_FILE).exists():
         scorers["meta_agnostic"] = MetaPredictorScorer(d / AGNOSTIC_FILE)
+    if train_tasks:
+        scorers["graf_rf"] = graf_baseline(train_tasks)
     return compare(scorers, tasks)
+
+
+def generator_quality(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskData], n: int = 1000,
+                      reference: set[str] = frozenset(), seed: int = 0) -> dict[str, float]:
+    """Mean over ``tasks`` of ``sample_quality`` of n cells decoded from each task's features
+    (novelty against ``reference``, e.g. every cell evaluated in meta-training)."""
+    from metad2a.predictors.meta import MetaGenerator
+    from metad2a.training.checkpoint import GENERATOR_FILE
+
+    gen = MetaGenerator(Path(checkpoint_dir) / GENERATOR_FILE)
+    rows = [sample_quality(gen.sample_cells(t.features, n, seed=seed), set(reference)) for t in tasks]
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("validity", "uniqueness", "novelty")} | {
+        "n": n, "tasks": len(rows)}
 
 
 def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
@@ -112,3 +136,38 @@ def sample_quality(samples: Sequence[str], reference: set[str]) -> dict[str, flo
     return {"n": len(samples), "validity": len(valid) / max(len(samples), 1),
             "uniqueness": len(distinct) / max(len(samples), 1),
             "novelty": len(distinct - reference) / max(len(distinct), 1)}
+
+
+def report_held_out(tasks: Sequence[TaskData], checkpoint_dir: str | os.PathLike, split: str | None = "test",
+                    meta_test_db: str | os.PathLike | None = None, meta_test_features: str | os.PathLike | None = None,
+                    samples: int = 1000, logger=None, echo=print) -> dict[str, dict]:
+    """After meta-training: the exports on held-out tasks, printed, logged and returned.
+
+    Groups: the ``split`` tasks of ``tasks`` (averaged), and each meta-test dataset on its own
+    when ``meta_test_db`` and its features file exist. Per group: ``evaluate_checkpoints``
+    (meta, agnostic, GRAF-RF on the train split, random) and, if ``samples``, the generator's
+    validity / uniqueness / novelty (novel = not evaluated on any train task).
+    """
+    from metad2a.database.features_store import load_task_data
+
+    train = [t for t in tasks if t.split == "train"]
+    groups = {split: [t for t in tasks if t.split == split]} if split else {}
+    if meta_test_db and os.path.isfile(meta_test_db) and meta_test_features and os.path.isfile(meta_test_features):
+        groups |= {t.task_id: [t] for t in load_task_data(meta_test_db, meta_test_features, "meta-test")}
+    reference = {a for t in train for a in t.archs}
+    out: dict[str, dict] = {}
+    for name, group in groups.items():
+        if not group:
+            continue
+        table = evaluate_checkpoints(checkpoint_dir, group, train)
+        echo(f"{name} tasks:\n{format_table(table)}")
+        out[name] = {"scorers": table}
+        if samples:
+            q = generator_quality(checkpoint_dir, group, samples, reference)
+            echo(f"generator on {name}: {q['n']} samples per task, validity {q['validity']:.3f}, "
+                 f"uniqueness {q['uniqueness']:.3f}, novelty {q['novelty']:.3f} (not evaluated in meta-training)")
+            out[name]["generator"] = q
+        if logger is not None:
+            logger.summary({f"{name}/{s}/{k}": v for s, row in table.items() for k, v in row.items()}
+                           | {f"{name}/generator/{k}": v for k, v in out[name].get("generator", {}).items()})
+    return out

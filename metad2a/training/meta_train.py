@@ -28,6 +28,7 @@ import torch
 from metad2a.database.task_data import TaskData
 from metad2a.errors import CheckpointError, DataError
 from metad2a.metrics import kendall_tau, spearman
+from metad2a.models.cell_features import unique_node_types
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_encoder import encode_archs
 from metad2a.models.graph_vae import GraphVAE, reconstruction_nll
@@ -279,8 +280,11 @@ def meta_train(
     if tcfg.train_agnostic:
         preds["agnostic"] = MetaPredictor(model_cfg, agnostic=True).to(dev)
     mean_acc = float(torch.cat([t.acc for t in train_t]).mean())
+    train_cells = unique_node_types(torch.cat([t.node_type for t in train_t]))
     for m in preds.values():
         torch.nn.init.constant_(m.head[-1].bias, mean_acc)  # start at the average accuracy
+        if model_cfg.cell_features == "graf":
+            m.cell_features.fit(train_cells)
     models: dict[str, torch.nn.Module] = {"generator": vae, **preds}
     if not tcfg.train_generator:
         models.pop("generator")

@@ -40,3 +40,22 @@ def test_overfits_opposite_rankings():
     # RankNet on within-task z-scores: log 2 = 0.69 for a random order, 0.283 for a perfect order of 8
     assert loss.item() < 0.30
     assert kendall_tau(p[:8].detach(), y[:8]) == 1.0 and kendall_tau(p[8:].detach(), y[8:]) == 1.0
+
+
+def test_graf_cell_features_are_standardised_and_saved_with_the_model():
+    from metad2a.models.cell_features import GRAF_DIM, graf_of_node_types
+    from metad2a.predictors.graf import graf_features
+
+    archs = all_archs()[::700]
+    nt = encode_archs(archs)
+    assert torch.allclose(graf_of_node_types(nt)[3], torch.tensor(graf_features(archs[3]), dtype=torch.float32))
+    m = MetaPredictor(ModelConfig(**{**CFG.to_dict(), "cell_features": "graf"}))
+    m.cell_features.fit(nt)
+    z = m.cell_features(nt)
+    assert z.shape == (len(archs), GRAF_DIM) and z.mean(0).abs().max() < 1e-4
+    x, mask = pad_features([torch.randn(3, 4, 8)])
+    out = m(m.embed_dataset(x, mask), nt, torch.zeros(len(archs), dtype=torch.long))
+    twin = MetaPredictor(ModelConfig(**{**CFG.to_dict(), "cell_features": "graf"}))
+    twin.load_state_dict(m.state_dict())  # the standardisation is part of the state
+    assert torch.equal(twin.cell_features.std, m.cell_features.std)
+    assert torch.allclose(out, twin(twin.embed_dataset(x, mask), nt, torch.zeros(len(archs), dtype=torch.long)))

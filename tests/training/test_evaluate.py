@@ -58,6 +58,19 @@ def test_evaluate_checkpoints_has_meta_agnostic_random(tmp_path):
     assert all(table[k]["n_tasks"] == len(held_out) for k in table)
 
 
+def test_report_held_out_adds_graf_and_generator_quality(tmp_path):
+    from metad2a.training.evaluate import report_held_out
+
+    tasks = tiny_tasks()
+    train_tiny(tmp_path, tasks)
+    printed = []
+    out = report_held_out(tasks, tmp_path, "test", samples=50, echo=printed.append)
+    assert set(out) == {"test"} and set(out["test"]["scorers"]) == {"meta", "meta_agnostic", "graf_rf", "random"}
+    q = out["test"]["generator"]
+    assert q["validity"] == 1.0 and 0 < q["uniqueness"] <= 1 and 0 <= q["novelty"] <= 1 and q["n"] == 50
+    assert any("validity 1.000" in p for p in printed)
+
+
 def test_sample_quality():
     good = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
     other = "|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
