@@ -209,22 +209,33 @@ class NASWOT:
 class GRAF:
     """GRAF-RF fitted on the pooled meta-training records of ``split``, scoring the evaluated cells.
 
+    With ``fit_column`` (``graf_nb201_prior``) it fits instead on ``fit_cells`` cells of that
+    column of the shared NB201 table: the optional nb201-prior, reported beside the default.
     The forest's seed is the run's seed; each seed's forest is fitted once and reused on all tasks.
     """
 
     stochastic = True
 
     def __init__(self, db: str | os.PathLike, features: str | os.PathLike, split: str = "train",
-                 n_estimators: int = 200, recipe_hash: str | None = None, n_jobs: int = 1):
+                 n_estimators: int = 200, recipe_hash: str | None = None, n_jobs: int = 1,
+                 fit_column: str | None = None, fit_cells: int = 1024):
         self.db, self.features, self.split, self.recipe_hash = db, features, split, recipe_hash
         self.n_estimators, self.n_jobs = int(n_estimators), int(n_jobs)
+        self.fit_column, self.fit_cells = fit_column, int(fit_cells)
         self._forests: dict[int, object] = {}
 
     @cached_property
     def training_data(self) -> tuple[list[str], np.ndarray]:
-        from metad2a.database.features_store import load_task_data
-
         from metad2a.predictors.graf import pooled_zscores
+
+        if self.fit_column is not None:
+            from metad2a.nb201_tables import test_accuracy
+
+            table = test_accuracy()
+            pool = sorted(table)
+            pick = np.random.default_rng(0).choice(len(pool), min(self.fit_cells, len(pool)), replace=False)
+            return [pool[i] for i in pick], np.array([table[pool[i]][self.fit_column] for i in pick])
+        from metad2a.database.features_store import load_task_data
 
         tasks = load_task_data(self.db, self.features, self.split, recipe_hash=self.recipe_hash)
         return pooled_zscores([(t.archs, t.accs) for t in tasks])

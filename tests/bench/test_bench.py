@@ -16,8 +16,8 @@ from tests.bench.conftest import CELLS_PER_TASK, CONF, compose_bench
 
 REPO = Path(__file__).resolve().parents[2]
 ALL = ["metad2a", "meta_exhaustive", "generator_only", "meta_agnostic", "naswot_100", "naswot_evaluated",
-       "graf_rf", "anasod", "random", "oracle"]
-STOCHASTIC = {"metad2a", "generator_only", "naswot_100", "naswot_evaluated", "graf_rf", "anasod"}
+       "graf_rf", "graf_nb201_prior", "anasod", "random", "oracle"]
+STOCHASTIC = {"metad2a", "generator_only", "naswot_100", "naswot_evaluated", "graf_rf", "graf_nb201_prior", "anasod"}
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -25,7 +25,8 @@ def snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_every_method_end_to_end_then_a_rerun_trains_nothing(tiny_meta_data, tmp_path):
+def test_every_method_end_to_end_then_a_rerun_trains_nothing(tiny_meta_data, tmp_path, shared_data, monkeypatch):
+    monkeypatch.setenv("METAD2A_SHARED_DATA", str(shared_data))  # graf_nb201_prior reads the NB201 table
     before = snapshot(tiny_meta_data)
     common = [f"meta_data_dir={tiny_meta_data}", "logger=none", "progress=false",
               f"ground_truth.cache_dir={tmp_path / 'gt'}"]
