@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     tau = kendall_tau(s, y)
     sec = float(np.mean([seconds[a] for a in cells]))
     cpu_sec = float(np.mean([cpu.get(a, np.nan) for a in cells]))
-    print(f"\n| method | cells | batch | kendall tau (CIFAR-100 test) | wall s/cell | CPU s/cell | singular K |")
+    print("\n| method | cells | batch | kendall tau (CIFAR-100 test) | wall s/cell | CPU s/cell | singular K |")
     print("|---|---|---|---|---|---|---|")
     print(f"| NASWOT on CIFAR-10 | {len(cells)} | {args.batch} | {tau:.4f} | {sec:.2f} | {cpu_sec:.2f} | {singular} |")
     if not args.no_write:

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from metad2a.bench.provenance import file_sha256  # noqa: F401  (re-exported for the bench scripts)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "seed_methods.json"
 
@@ -46,12 +47,3 @@ def update_results(path: str | os.PathLike, key: str, value: Any) -> dict:
     finally:
         fcntl.flock(dir_fd, fcntl.LOCK_UN)
         os.close(dir_fd)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file: the data fingerprint recorded next to each result."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

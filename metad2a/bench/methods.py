@@ -37,7 +37,6 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from metad2a.bench.tasks import BenchTask
-from metad2a.database.task_data import TaskData
 from metad2a.errors import MetaD2AError
 from metad2a.search import counts_of
 from metad2a.space import canonical_form, unique_cells

@@ -26,7 +26,7 @@ from metad2a.features.extractor import DEFAULT_EXTRACTOR, FeatureExtractor, buil
 from metad2a.generation.costs import network_costs
 from metad2a.generation.report import GenerationResult, RankedCell
 from metad2a.predictors.base import DatasetSample, Scorer
-from metad2a.space import canonical_form, parse, unique_cells
+from metad2a.space import canonical_form, unique_cells, valid_archs
 from metad2a.space.network import NB201Network, build_model
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,7 @@ def sample_candidates(generator, class_features: np.ndarray, n: int, temperature
 
 def dedupe(sampled: list[str]) -> tuple[list[str], dict[str, int]]:
     """Keep valid cells, one per canonical form (first seen), and count {sampled, valid, unique}."""
-    valid = []
-    for a in sampled:
-        try:
-            parse(a)
-            valid.append(a)
-        except MetaD2AError:
-            pass
+    valid = valid_archs(sampled)
     unique: dict[str, str] = {}
     for a in valid:
         unique.setdefault(canonical_form(a), a)

@@ -15,6 +15,7 @@ from metad2a.space.arch import (
     index_to_arch,
     parse,
     to_naslib,
+    valid_archs,
 )
 from metad2a.space.canonical import canonical_form, isomorphism_form, unique_cells, zero_unreachable
 from metad2a.space.graph import (
@@ -32,7 +33,7 @@ from metad2a.space.ops import EDGES, NASLIB_OPS, NUM_CELLS, OPS
 
 __all__ = [
     "Cell", "all_archs", "all_cells", "arch_to_index", "canonical_string", "format_cell", "from_naslib",
-    "index_to_arch", "parse", "to_naslib", "canonical_form", "isomorphism_form", "unique_cells",
+    "index_to_arch", "parse", "to_naslib", "valid_archs", "canonical_form", "isomorphism_form", "unique_cells",
     "zero_unreachable", "DAG_EDGES", "NODE_TYPES", "NUM_DAG_NODES", "NUM_NODE_TYPES", "dag_adjacency",
     "node_one_hot", "node_types", "op_counts", "to_networkx", "EDGES", "NASLIB_OPS", "NUM_CELLS", "OPS",
 ]

@@ -46,6 +46,18 @@ def parse(arch: str) -> Cell:
     return tuple(ops)  # type: ignore[return-value]
 
 
+def valid_archs(archs: Sequence[str]) -> list[str]:
+    """The strings of ``archs`` that parse as NB201 cells, in order (invalid ones dropped)."""
+    out = []
+    for a in archs:
+        try:
+            parse(a)
+            out.append(a)
+        except InvalidArchError:
+            pass
+    return out
+
+
 def format_cell(cell: Sequence[str]) -> str:
     """Format 6 op names (arch-string edge order) as an NB201 arch string."""
     cell = _check_cell(cell)

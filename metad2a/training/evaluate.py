@@ -23,7 +23,7 @@ import torch
 from metad2a.database.task_data import TaskData
 from metad2a.metrics import kendall_tau, pick_percentile, spearman, top1_regret
 from metad2a.predictors.base import DatasetSample, Scorer
-from metad2a.space import parse
+from metad2a.space import valid_archs
 
 METRICS = ("spearman", "kendall", "top1_regret", "pick_percentile")
 
@@ -125,13 +125,7 @@ def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
 
 def sample_quality(samples: Sequence[str], reference: set[str]) -> dict[str, float]:
     """Validity (parses as NB201), uniqueness (distinct / n) and novelty (distinct valid not in ``reference``)."""
-    valid = []
-    for a in samples:
-        try:
-            parse(a)
-            valid.append(a)
-        except ValueError:
-            pass
+    valid = valid_archs(samples)
     distinct = set(valid)
     return {"n": len(samples), "validity": len(valid) / max(len(samples), 1),
             "uniqueness": len(distinct) / max(len(samples), 1),

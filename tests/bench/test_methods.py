@@ -14,7 +14,6 @@ from metad2a.bench.methods import (
     most_frequent,
 )
 from metad2a.bench.runner import evaluate_run
-from metad2a.database.task_data import TaskData
 from metad2a.errors import MetaD2AError
 from metad2a.search import counts_of
 from metad2a.space import all_archs, canonical_form, unique_cells
