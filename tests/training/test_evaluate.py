@@ -76,3 +76,20 @@ def test_sample_quality():
     other = "|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
     q = sample_quality([good, good, other, "garbage"], reference={good})
     assert q == {"n": 4, "validity": 0.75, "uniqueness": 0.5, "novelty": 0.5}
+
+
+def test_report_held_out_skips_meta_test_of_another_feature_dim(tmp_path, monkeypatch):
+    """A synthetic smoke run beside real meta-test features reports them as skipped, not as a crash."""
+    import metad2a.database.features_store as fs
+    from metad2a.training.evaluate import report_held_out
+
+    tasks = tiny_tasks()
+    train_tiny(tmp_path / "ck", tasks)
+    db, feats = tmp_path / "meta-test.sqlite", tmp_path / "features.npz"
+    db.touch(), feats.touch()
+    wide = TaskData("cifar10", "meta-test", np.zeros((2, 3, 1280), np.float32), tasks[0].archs, tasks[0].accs)
+    monkeypatch.setattr(fs, "load_task_data", lambda *a, **k: [wide])
+    printed = []
+    out = report_held_out(tasks, tmp_path / "ck", "test", db, feats, samples=0, echo=printed.append)
+    assert set(out) == {"test"}
+    assert any(p.startswith("cifar10: skipped") and "1280" in p for p in printed)
