@@ -24,17 +24,16 @@ _META = str(meta_data_dir())
 
 
 def _probe_numbers(store: Store | None, recipe: str | None, probe_path: Path) -> dict:
-    """The recipe's measured seed/fidelity Spearman: store metadata first, then the probe JSON."""
+    """The recipe's measured seed/fidelity Spearman: the probe JSON when it measured this recipe
+    (it is the newest measurement), else the copy the collection wrote into the store."""
     if recipe is None:
         return {}
-    if store is not None:
-        found = store.get_meta(f"recipe_probe/{recipe}")
-        if found:
-            return found
     if probe_path.is_file():
         chosen = json.loads(probe_path.read_text()).get("chosen", {})
         if chosen.get("recipe_hash") == recipe:
             return chosen
+    if store is not None:
+        return store.get_meta(f"recipe_probe/{recipe}") or {}
     return {}
 
 

@@ -189,6 +189,17 @@ def test_stats_measures_seed_spearman_on_the_stores_own_repeats(tmp_path):
     assert out["fidelity_spearman"] == 0.72
 
 
+def test_stats_prefer_a_newer_probe_file_over_the_stores_copy(tmp_path):
+    with new_store(tmp_path / "mt.sqlite") as s:
+        s.add_record(TASKS[0].task_id, rec(A1, 0))
+        s.set_meta(f"recipe_probe/{H}", {"seed_spearman": 0.85, "fidelity_spearman": 0.56})
+    probe = tmp_path / "probe.json"
+    probe.write_text(json.dumps({"chosen": {"recipe_hash": H, "seed_spearman": 0.83, "fidelity_spearman": 0.73}}))
+    assert stats(tmp_path / "mt.sqlite", probe_path=probe)["fidelity_spearman"] == 0.73
+    probe.write_text(json.dumps({"chosen": {"recipe_hash": "another", "fidelity_spearman": 0.1}}))
+    assert stats(tmp_path / "mt.sqlite", probe_path=probe)["fidelity_spearman"] == 0.56
+
+
 def test_build_feature_file_from_task_images(tmp_path):
     from metad2a.database.features_store import build_feature_file
 
