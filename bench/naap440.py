@@ -135,7 +135,7 @@ def own_curves(db: Path, fraction: float = 0.1) -> dict | None:
            "kendall_within_task_epoch_k_acc_alone": round(float(np.nanmean(last)), 4),
            "kendall_pooled": round(float(kendall_tau(pred, y["test"])), 4),
            "epochs_observed": k, "epochs": n_epochs, "train_runs": len(parts["train"]),
-           "test_runs": len(parts["test"]), "test_tasks": len(tasks), "db": str(db),
+           "test_runs": len(parts["test"]), "test_tasks": len(tasks), "db": db.name,
            "target": "final-epoch test accuracy of each run (seeds kept as separate runs)",
            "features": f"op counts + train_loss and test_acc of epochs 1..{k}"}
     print(f"\nown curves ({db}): final test acc from the first {k}/{n_epochs} epochs, RF 200 trees fitted on "

@@ -86,7 +86,8 @@ def test_report_held_out_skips_meta_test_of_another_feature_dim(tmp_path, monkey
     tasks = tiny_tasks()
     train_tiny(tmp_path / "ck", tasks)
     db, feats = tmp_path / "meta-test.sqlite", tmp_path / "features.npz"
-    db.touch(), feats.touch()
+    db.touch()
+    feats.touch()
     wide = TaskData("cifar10", "meta-test", np.zeros((2, 3, 1280), np.float32), tasks[0].archs, tasks[0].accs)
     monkeypatch.setattr(fs, "load_task_data", lambda *a, **k: [wide])
     printed = []
