@@ -20,6 +20,7 @@ from metad2a.bench import plots
 from metad2a.bench.ground_truth import GroundTruth
 from metad2a.bench.provenance import fingerprints, machine, utc_now
 from metad2a.bench.report import scores_json, to_json, to_markdown
+from metad2a.bench.result_cache import ResultCache, method_key
 from metad2a.bench.runner import BenchResult, run_benchmark
 from metad2a.bench.tasks import BenchTask, load_bench_tasks
 from metad2a.errors import MetaD2AError
@@ -131,13 +132,19 @@ def run(cfg: DictConfig) -> dict:
         return make_logger(logger_cfg, {"method": name, "method_config": resolved["methods"][name], "bench": resolved},
                            dir=str(out_dir))
 
+    cache = None
+    if cfg.get("result_cache"):
+        cache = ResultCache(cfg.result_cache, {n: method_key(n, resolved["methods"][n], cfg.seeds, cfg.timing_repeats)
+                                               for n in methods})
     with GroundTruth(cfg.ground_truth.cache_dir, device=resolve_device(cfg.ground_truth.device)) as truth:
         result = run_benchmark(tasks, methods, truth, list(cfg.seeds), int(cfg.timing_repeats), logger_for,
-                               echo=print if cfg.progress else None)
+                               echo=print if cfg.progress else None, cache=cache)
         proto = protocol(cfg, result, methods, truth, group, date)
+    proto["result_cache"] = None if cache is None else {"dir": str(cache.root), "reused": cache.hits,
+                                                        "computed": cache.misses}
     files = write_outputs(out_dir, result, proto, cfg.rank_scatter_method)
     return {"out_dir": str(out_dir), "files": [str(f) for f in files], "trained": proto["ground_truth_runs"]["trained"],
-            "reused": proto["ground_truth_runs"]["reused"]}
+            "reused": proto["ground_truth_runs"]["reused"], "results_reused": cache.hits if cache else 0}
 
 
 def bench_main(cfg: DictConfig) -> int:
@@ -148,5 +155,6 @@ def bench_main(cfg: DictConfig) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"results in {out['out_dir']}/: " + ", ".join(Path(f).name for f in out["files"])
-          + f" (ground truth: {out['trained']} cells trained, {out['reused']} reused)")
+          + f" (ground truth: {out['trained']} cells trained, {out['reused']} reused; "
+            f"{out['results_reused']} method-task results reused)")
     return 0

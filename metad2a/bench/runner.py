@@ -93,8 +93,12 @@ def run_method(method: Method, task: BenchTask, truth: GroundTruth, seeds: Seque
 def run_benchmark(tasks: Sequence[BenchTask], methods: Mapping[str, Method], truth: GroundTruth,
                   seeds: Sequence[int], timing_repeats: int = 3,
                   logger_for: Callable[[str], object] | None = None,
-                  echo: Callable[[str], None] | None = print) -> BenchResult:
-    """Run ``methods`` (name -> method) on ``tasks``; ``logger_for(name)`` opens each method's log."""
+                  echo: Callable[[str], None] | None = print, cache=None) -> BenchResult:
+    """Run ``methods`` (name -> method) on ``tasks``; ``logger_for(name)`` opens each method's log.
+
+    ``cache`` (a ``bench.result_cache.ResultCache``) supplies finished (method, task) results and
+    stores each new one as soon as it is done, so a stopped run loses at most one of them.
+    """
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     result = BenchResult(list(tasks), list(methods))
@@ -102,14 +106,20 @@ def run_benchmark(tasks: Sequence[BenchTask], methods: Mapping[str, Method], tru
         logger = logger_for(name) if logger_for else NullLogger()
         try:
             for step, task in enumerate(tasks):
-                r = run_method(method, task, truth, seeds, timing_repeats)
+                r = cache.get(name, task) if cache is not None else None
+                cached = r is not None
+                if r is None:
+                    r = run_method(method, task, truth, seeds, timing_repeats)
+                    if cache is not None:
+                        cache.put(name, task, r)
                 result.results.setdefault(task.name, {})[name] = r
                 s = r.summary
                 logger.log({f"{task.name}/{k}": v for k, v in s.items() if isinstance(v, (int, float))}, step=step)
                 logger.summary({f"{task.name}/{k}": v for k, v in s.items()})
                 if echo:
                     echo(f"{name:<18}{task.name:<20}acc {s['accuracy']:7.2f}  pct {s['percentile']:6.1f}  "
-                         f"regret {s['regret']:6.2f}  spearman {s['spearman']:6.3f}  search {s['search_s']:.3g}s")
+                         f"regret {s['regret']:6.2f}  spearman {s['spearman']:6.3f}  search {s['search_s']:.3g}s"
+                         + ("  (cached)" if cached else ""))
             for group, ts in result.groups().items():
                 agg = aggregate_tasks([result.results[t.name][name].summary for t in ts])
                 logger.summary({f"{group}/{k}": v for k, v in agg.items()})
