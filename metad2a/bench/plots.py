@@ -47,8 +47,8 @@ def accuracy_vs_search(result: BenchResult, path: str | os.PathLike) -> Path:
               for t in result.tasks if t.role == "meta-test"}
     panels |= {f"{g} (mean of tasks)": rows for g, rows in result.aggregates().items()}
     fig, axes = _grid(plt, max(len(panels), 1))
-    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(result.methods)}
-    markers = "os^Dv<>ph*"
+    colours = {m: plt.cm.tab20(i % 20) for i, m in enumerate(result.methods)}  # 11 methods: no repeats
+    markers = "os^Dv<>ph*XP"
     for ax, (title, rows) in zip(axes, panels.items()):
         for i, (m, s) in enumerate(rows.items()):
             x = max(s["search_s"], MIN_SECONDS) if math.isfinite(s["search_s"]) else MIN_SECONDS
