@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from metad2a.atomic import atomic_write_json
+from metad2a.bench.metrics import RUN_METRICS
 from metad2a.bench.provenance import fingerprints
+from metad2a.bench.report import clean
 from metad2a.bench.runner import MethodOnTask
 from metad2a.bench.tasks import BenchTask
 from metad2a.recipe import recipe_hash
@@ -52,18 +53,8 @@ def task_key(task: BenchTask) -> str:
                  "recipe": recipe_hash(task.recipe)})
 
 
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _none_to_nan(obj: Any, numeric: frozenset[str]) -> Any:
-    """Undo ``_nan_to_none`` for the numeric fields (a pick of None stays None)."""
+    """Undo ``report.clean``'s nan -> None for the numeric fields (a pick of None stays None)."""
     if isinstance(obj, dict):
         return {k: (float("nan") if v is None and k in numeric else _none_to_nan(v, numeric)) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -71,8 +62,7 @@ def _none_to_nan(obj: Any, numeric: frozenset[str]) -> Any:
     return obj
 
 
-_NUMERIC = frozenset({"accuracy", "percentile", "regret", "spearman", "kendall", "search_s", "accuracy_std",
-                      "percentile_std", "regret_std", "spearman_std", "kendall_std", "cells_trained"})
+_NUMERIC = frozenset({*RUN_METRICS, *(f"{m}_std" for m in RUN_METRICS), "search_s", "cells_trained"})
 
 
 class ResultCache:
@@ -112,4 +102,4 @@ class ResultCache:
     def put(self, method: str, task: BenchTask, result: MethodOnTask) -> Path:
         body = {"runs": result.runs, "timings": result.timings, "scores": result.scores, "summary": result.summary}
         return atomic_write_json(self.path(method, task), {"key": self._key(method, task), "method": method,
-                                                           "task": task.name, "result": _nan_to_none(body)})
+                                                           "task": task.name, "result": clean(body)})
