@@ -4,6 +4,8 @@
     nice python bench/recipe_probe.py noise --name mini-v1 --tasks 5 --cells 30 --part 0 --nparts 2
     # fidelity: the same C cells on a 120-class Tiny-ImageNet task at the recipe's resolution
     nice python bench/recipe_probe.py fidelity --name mini-v1 --cells 30 --part 0 --nparts 2
+    # ... or on CIFAR-100's test images (70 train / 30 test per class) against NB201's cifar100_test
+    nice python bench/recipe_probe.py fidelity --reference cifar100 --name truth --set steps=2640 eval_points=6
     # summary of every probed config -> bench/results/recipe_probe.json
     python bench/recipe_probe.py report --choose mini-v1
 
@@ -26,13 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from metad2a.database.tasks import fidelity_task, load_task_images, make_meta_train_tasks
+from metad2a.database.tasks import load_task_images, make_meta_train_tasks, reference_task
 from metad2a.metrics import kendall_tau, spearman
 from metad2a.recipe import MINI, Recipe, recipe_hash
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = RESULTS / "probe_runs"
 PROBE_TASK_SEED = 777  # probe tasks are drawn apart from the collection's (seed 0)
+# Probe file suffix -> (reference task, NB201 column it is compared with). "fidelity" is the
+# 120-class Tiny-ImageNet stand-in for ImageNet16-120 (the first probe; its files keep the name).
+REFERENCES = {"fidelity": ("imagenet16", "imagenet16_120_test"), "fidelity-cifar100": ("cifar100", "cifar100_test")}
 
 
 def probe_cells(n: int) -> list[str]:
@@ -64,13 +69,17 @@ def run_probe(args) -> None:
         tasks = make_meta_train_tasks(args.tasks, args.k, recipe.train_per_class, recipe.test_per_class,
                                       seed=PROBE_TASK_SEED)
         seeds = list(range(args.seeds))
-    else:
-        tasks = [fidelity_task(120, recipe.train_per_class, recipe.test_per_class)]
+    elif args.reference == "imagenet16" and recipe.steps == 0:  # the first probes' stand-in, as they ran it
+        tasks = [reference_task("imagenet16", recipe.train_per_class, recipe.test_per_class)]
         seeds = list(range(args.seeds))
+    else:
+        tasks = [reference_task(args.reference)]
+        seeds = list(range(args.seeds))
+    probe = args.probe if args.reference == "imagenet16" else f"{args.probe}-{args.reference}"
     cells = probe_cells(args.cells)
-    # Seed-major order: a partial probe already has both seeds of its first cells.
-    jobs = [(t, c, s) for t in tasks for c in cells for s in seeds][args.part :: args.nparts]
-    out = RUNS / f"{args.name}.{args.probe}.jsonl"
+    # Seed-major order: every cell gets seed 0 before any gets seed 1, so a partial probe ranks all cells once.
+    jobs = [(t, c, s) for t in tasks for s in seeds for c in cells][args.part :: args.nparts]
+    out = RUNS / f"{args.name}.{probe}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     h = recipe_hash(recipe)
     done = {(r["task_id"], r["arch"], r["seed"]) for r in read_runs(out) if r["recipe_hash"] == h}
@@ -79,9 +88,9 @@ def run_probe(args) -> None:
         if (t.task_id, c, s) in done:
             continue
         if images is None or images.spec.task_id != t.task_id:
-            images = load_task_images(t, recipe.resolution)
+            images = load_task_images(t, recipe.resolution, meta_test_ok=args.reference == "cifar100")
         r = train_cell(c, images.train_x, images.train_y, images.test_x, images.test_y, t.num_classes, recipe, s)
-        r.update(task_id=t.task_id, probe=args.probe, name=args.name, load1=os.getloadavg()[0],
+        r.update(task_id=t.task_id, probe=probe, name=args.name, load1=os.getloadavg()[0],
                  recipe=recipe.to_dict(), time=time.time())
         with open(out, "a") as f:  # one line per run: a crash loses at most the run in flight
             f.write(json.dumps(r) + "\n")
@@ -159,11 +168,11 @@ def summarise_noise(runs: list[dict]) -> dict:
     }
 
 
-def summarise_fidelity(runs: list[dict]) -> dict:
-    """Spearman / Kendall of the seed-mean target against NB201's imagenet16_120_test."""
+def summarise_fidelity(runs: list[dict], column: str = "imagenet16_120_test") -> dict:
+    """Spearman / Kendall of the seed-mean target against an NB201 column (200-epoch truth)."""
     from metad2a.nb201_tables import test_accuracy
 
-    truth = test_accuracy()
+    truth = {a: {"imagenet16_120_test": v[column]} for a, v in test_accuracy().items()}
     by = defaultdict(list)
     for r in runs:
         by[r["arch"]].append(r["target"])
@@ -199,7 +208,7 @@ def report(args) -> None:
         if not runs:
             continue
         entry = configs.setdefault(name, {"recipe": runs[0]["recipe"], "recipe_hash": runs[0]["recipe_hash"]})
-        entry[probe] = summarise_noise(runs) if probe == "noise" else summarise_fidelity(runs)
+        entry[probe] = summarise_noise(runs) if probe == "noise" else summarise_fidelity(runs, REFERENCES[probe][1])
     result = {"configs": configs, "cpu": "2-core AMD EPYC VM shared with other jobs (see median_load1)",
               "commands": [" ".join(["python", "bench/recipe_probe.py", *sys.argv[1:]])]}
     if args.choose:
@@ -236,6 +245,8 @@ def main() -> None:
     ap.add_argument("--part", type=int, default=0)
     ap.add_argument("--nparts", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reference", choices=["imagenet16", "cifar100"], default="imagenet16",
+                    help="fidelity: the task with a full-training reference")
     ap.add_argument("--choose", default=None, help="report: the config to record as chosen")
     args = ap.parse_args()
     report(args) if args.probe == "report" else run_probe(args)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from metad2a.database.store import Store, StoreError, merge
-from metad2a.database.tasks import META_TEST_SOURCES
+from metad2a.database.tasks import TRAINED_META_TEST
 from metad2a.meta_data import meta_data_dir
 
 _REPO = Path(__file__).resolve().parent.parent.parent
@@ -77,7 +77,7 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
     """
     probe = Path(probe_path) if probe_path else _REPO / "bench" / "results" / "recipe_probe.json"
     out: dict = {"tasks": 0, "records": 0, "cells_per_task": {"min": 0, "median": 0.0}, "recipes": [],
-                 "meta_test": {d: 0 for d in META_TEST_SOURCES}, "seed_spearman": None, "fidelity_spearman": None}
+                 "meta_test": {d: 0 for d in TRAINED_META_TEST}, "seed_spearman": None, "fidelity_spearman": None}
     store = None
     if Path(db).is_file():
         store = Store(db, role="meta-train")

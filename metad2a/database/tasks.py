@@ -12,14 +12,32 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 from metad2a.errors import DataError, MetaD2AError
 
-META_TRAIN_SOURCES = ("tiny-imagenet", "synthetic")
-META_TEST_SOURCES = ("cifar10", "mnist", "fashion-mnist")
+# Array sources: shared-data .npz files with x (N, H, W[, 3]) uint8, y (N,) and class_names.
+# The five domains are meta-training sources (docs/database.md); CIFAR-100's test set is
+# meta-test only: NB201's cifar100_test column is its exact 200-epoch truth.
+NPZ_SOURCES = {
+    "notmnist": "images/domains/notmnist.npz",
+    "kannada": "images/domains/kannada_digits.npz",
+    "sign-digits": "images/domains/sign_language_digits.npz",
+    "simpsons": "images/domains/simpsons_characters.npz",
+    "brain-mri": "images/domains/brain_tumor_mri.npz",
+    "cifar100": "images/cifar100/test.npz",
+}
+DOMAIN_SOURCES = ("notmnist", "kannada", "sign-digits", "simpsons", "brain-mri")
+META_TRAIN_SOURCES = ("tiny-imagenet", *DOMAIN_SOURCES, "synthetic")
+META_TEST_SOURCES = ("cifar10", "mnist", "fashion-mnist", "cifar100")
+TRAINED_META_TEST = ("cifar10", "mnist", "fashion-mnist")  # truth comes from our own training runs
+# What each source's images are: native side in pixels and colour channels (task descriptors).
+SOURCE_FORMAT = {"tiny-imagenet": (64, 3), "notmnist": (28, 1), "kannada": (28, 1), "sign-digits": (64, 3),
+                 "simpsons": (28, 3), "brain-mri": (64, 1), "cifar10": (32, 3), "mnist": (28, 1),
+                 "fashion-mnist": (28, 1), "cifar100": (32, 3), "synthetic": (0, 3)}
 META_SPLITS = ("train", "valid", "test")
 # "probe": a Tiny-ImageNet task used only to measure a recipe (e.g. the 120-class fidelity task).
 SPLITS = (*META_SPLITS, "probe", "meta-test")
@@ -40,10 +58,13 @@ class TaskSpec:
     """One task: ``len(classes)``-way classification with per-class train/test image counts.
 
     task_id: unique name, e.g. "tin10-s0-0042" or "cifar10"
-    source:  "tiny-imagenet" | "synthetic" (meta-training) or "cifar10" | "mnist" | "fashion-mnist"
+    source:  a META_TRAIN_SOURCES entry (Tiny-ImageNet, the five domains, synthetic) or a
+             META_TEST_SOURCES entry (cifar10, mnist, fashion-mnist, cifar100)
     classes: class names in label order (wnids for Tiny-ImageNet)
     seed:    seeds the choice of images within each class
     split:   "train" | "valid" | "test" | "probe" | "meta-test"
+    native_resolution, channels: the source's image side and colour (1 grey, 3 RGB), recorded
+             as task descriptors; 0 = not recorded (specs written before they existed)
     """
 
     task_id: str
@@ -53,6 +74,8 @@ class TaskSpec:
     test_per_class: int
     seed: int
     split: str
+    native_resolution: int = 0
+    channels: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -80,7 +103,17 @@ class TaskSpec:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["classes"] = list(self.classes)
+        for k in ("native_resolution", "channels"):  # absent in older specs: keep their JSON identical
+            if d[k] == 0:
+                del d[k]
         return d
+
+    def descriptors(self) -> dict:
+        """What about this task may matter to architecture choice (the issue's task descriptors)."""
+        res, ch = SOURCE_FORMAT.get(self.source, (0, 0))
+        return {"source": self.source, "num_classes": self.num_classes, "train_per_class": self.train_per_class,
+                "test_per_class": self.test_per_class, "native_resolution": self.native_resolution or res,
+                "channels": self.channels or ch}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TaskSpec":
@@ -155,17 +188,36 @@ def fidelity_task(num_classes: int = 120, train_per_class: int = TINY_IMAGENET_T
 
 
 def meta_test_tasks(train_per_class: int = 100, test_per_class: int = 100, seed: int = 0,
-                    datasets: Sequence[str] = META_TEST_SOURCES) -> list[TaskSpec]:
-    """The meta-test tasks: CIFAR-10 (ImageFolder train/test), MNIST and Fashion-MNIST.
+                    datasets: Sequence[str] = TRAINED_META_TEST) -> list[TaskSpec]:
+    """The meta-test tasks: CIFAR-10 (ImageFolder train/test), MNIST, Fashion-MNIST, CIFAR-100.
 
-    MNIST and Fashion-MNIST ship only their 10k test sets here, so their train and test images
-    are a seeded per-class split of those.
+    MNIST, Fashion-MNIST and CIFAR-100 ship only their test sets here, so their train and test
+    images are a seeded per-class split of those.
     """
     names = {"cifar10": CIFAR10_CLASSES, "mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
-    unknown = sorted(set(datasets) - set(names))
+    unknown = sorted(set(datasets) - set(names) - {"cifar100"})
     if unknown:
-        raise DataError(f"unknown meta-test datasets {unknown}: choose from {sorted(names)}")
-    return [TaskSpec(d, d, names[d], train_per_class, test_per_class, seed, "meta-test") for d in datasets]
+        raise DataError(f"unknown meta-test datasets {unknown}: choose from {sorted([*names, 'cifar100'])}")
+    out = []
+    for d in datasets:
+        classes = tuple(npz_class_names("cifar100")) if d == "cifar100" else names[d]
+        res, ch = SOURCE_FORMAT[d]
+        out.append(TaskSpec(d, d, classes, train_per_class, test_per_class, seed, "meta-test", res, ch))
+    return out
+
+
+def reference_task(name: str, train_per_class: int | None = None, test_per_class: int | None = None) -> TaskSpec:
+    """A task with a full-training reference in NAS-Bench-201, for measuring a recipe's fidelity.
+
+    "cifar100": CIFAR-100's test images split 70 train / 30 test per class (NB201's
+    ``cifar100_test`` column is the reference); "imagenet16": 120 Tiny-ImageNet classes,
+    100 train and 50 val images per class (against ``imagenet16_120_test``).
+    """
+    if name == "cifar100":
+        return meta_test_tasks(train_per_class or 70, test_per_class or 30, datasets=["cifar100"])[0]
+    if name == "imagenet16":
+        return fidelity_task(120, train_per_class or 100, test_per_class or TINY_IMAGENET_VAL)
+    raise DataError(f"unknown reference {name!r}: use cifar100 or imagenet16")
 
 
 def _default_classes(source: str) -> list[str]:
@@ -214,8 +266,57 @@ def load_task_images(spec: TaskSpec, size: int, root: str | os.PathLike | None =
     if spec.meta_test and not meta_test_ok:
         check_meta_train([spec])
     loader = {"tiny-imagenet": _tiny_imagenet, "synthetic": _synthetic, "cifar10": _cifar10,
-              "mnist": _idx, "fashion-mnist": _idx}[spec.source]
+              "mnist": _idx, "fashion-mnist": _idx, **{k: _npz for k in NPZ_SOURCES}}[spec.source]
     return loader(spec, size, root)
+
+
+def _npz_file(source: str, root=None):
+    from metad2a.shared_data import shared_file
+
+    return shared_file(NPZ_SOURCES[source], root)
+
+
+def npz_class_names(source: str, root=None) -> list[str]:
+    """The class names of an array source, in label order (``class_N`` when the file has none)."""
+    x, y, names = _npz_arrays(str(_npz_file(source, root)))
+    return names
+
+
+@lru_cache(maxsize=4)
+def _npz_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(x uint8 (N, H, W[, 3]), y (N,) int64 in [0, C), class names) of one source file."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            x, y = z["x"], z["y"].astype(np.int64)
+            names = [str(n) for n in z["class_names"]] if "class_names" in z.files else None
+    except (KeyError, ValueError, OSError) as e:
+        raise DataError(f"{path} is not an image archive with arrays x and y ({e}): check the shared data") from e
+    if x.dtype != np.uint8 or len(x) != len(y) or y.min() < 0:
+        raise DataError(f"{path}: expected x uint8 and y >= 0 of equal length, got {x.dtype} {x.shape}, {y.shape}")
+    num = int(y.max()) + 1
+    if names is None:
+        names = [f"class_{i}" for i in range(num)]
+    if len(names) != num:
+        raise DataError(f"{path}: {len(names)} class names for labels 0..{num - 1}")
+    return x, y, names
+
+
+def _npz(spec: TaskSpec, size: int, root) -> TaskImages:
+    """A class subset of an array source, split per class into train and test (seeded)."""
+    from metad2a.data import resize_batch, split_per_class, to_uint8_nhwc
+
+    x, y, names = _npz_arrays(str(_npz_file(spec.source, root)))
+    missing = sorted(set(spec.classes) - set(names))
+    if missing:
+        raise DataError(f"task {spec.task_id}: classes {missing[:5]} are not in {spec.source} ({len(names)} classes)")
+    ids = [names.index(c) for c in spec.classes]
+    relabel = np.full(len(names), -1, dtype=np.int64)
+    relabel[ids] = np.arange(len(ids))
+    keep = np.flatnonzero(relabel[y] >= 0)
+    labels = relabel[y[keep]]
+    a, b = split_per_class(labels, spec.train_per_class, spec.test_per_class, spec.seed)
+    img = lambda idx: resize_batch(to_uint8_nhwc(x[keep[idx]], spec.source), size)  # noqa: E731
+    return TaskImages(spec, img(a), labels[a], img(b), labels[b])
 
 
 def _tiny_imagenet(spec: TaskSpec, size: int, root) -> TaskImages:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from metad2a.errors import MetaD2AError
@@ -28,6 +29,13 @@ class Recipe:
     Target: ``target="mean_last_k"`` is the mean test accuracy (%) over the last
     ``target_last_k`` epochs, which averages out epoch-to-epoch SGD noise; ``"final"`` is the
     last epoch's test accuracy.
+
+    Length: ``steps > 0`` fixes the number of SGD steps instead of the epochs, so tasks of any
+    size get the same optimisation (epochs = round(steps / steps per epoch), at least
+    ``target_last_k``; ``epochs`` is then unused). Fidelity to proper training follows the
+    number of steps, not of epochs (docs/recipe.md). ``eval_points > 0`` evaluates the test
+    set at about that many evenly spaced epochs plus the last ``target_last_k`` ones instead of
+    after every epoch; the record lists which epochs in ``eval_epochs``.
     """
 
     name: str
@@ -49,6 +57,10 @@ class Recipe:
     test_per_class: int = 50
     target: str = "mean_last_k"
     target_last_k: int = 1
+    # Added in version 2 of the format; left out of the hash at these defaults, so recipes
+    # that predate them keep their hash.
+    steps: int = 0
+    eval_points: int = 0
 
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "constant"):
@@ -57,8 +69,10 @@ class Recipe:
             raise RecipeError(f"recipe {self.name}: augment must be none|flip|flip_crop, got {self.augment!r}")
         if self.target not in ("final", "mean_last_k"):
             raise RecipeError(f"recipe {self.name}: target must be 'final' or 'mean_last_k', got {self.target!r}")
-        if not 1 <= self.target_last_k <= self.epochs:
+        if not 1 <= self.target_last_k <= self.epochs and self.steps == 0:
             raise RecipeError(f"recipe {self.name}: target_last_k must be in [1, epochs={self.epochs}]")
+        if self.steps < 0 or self.eval_points < 0:
+            raise RecipeError(f"recipe {self.name}: steps and eval_points must be >= 0 (0 = off)")
         if min(self.C, self.N, self.resolution, self.epochs, self.batch_size) < 1:
             raise RecipeError(f"recipe {self.name}: C, N, resolution, epochs and batch_size must be >= 1")
 
@@ -74,14 +88,37 @@ class Recipe:
             raise RecipeError(f"unknown recipe field(s) {unknown}: valid fields are {sorted(names)}")
         return cls(**dict(d))
 
+    def epochs_for(self, num_train: int) -> int:
+        """Epochs this recipe runs on ``num_train`` training images."""
+        if self.steps == 0:
+            return self.epochs
+        per_epoch = math.ceil(num_train / self.batch_size)
+        return max(self.target_last_k, round(self.steps / per_epoch))
+
+    def eval_epochs(self, epochs: int) -> list[int]:
+        """The 1-based epochs after which the test set is scored (all of them when eval_points=0)."""
+        if self.eval_points == 0 or epochs <= self.eval_points + self.target_last_k:
+            return list(range(1, epochs + 1))
+        spaced = {max(1, round(epochs * (i + 1) / self.eval_points)) for i in range(self.eval_points)}
+        last = set(range(epochs - self.target_last_k + 1, epochs + 1))
+        return sorted(spaced | last)
+
     def with_(self, **changes) -> "Recipe":
         """A copy with some fields changed (for probes); the hash changes with it."""
         return replace(self, **changes)
 
 
+_LATER_DEFAULTS = {"steps": 0, "eval_points": 0}  # fields added after version 1, at their off values
+
+
 def canonical_json(recipe: Recipe) -> str:
-    """Key-sorted, whitespace-free JSON of every field: the thing that is hashed."""
-    return json.dumps(recipe.to_dict(), sort_keys=True, separators=(",", ":"))
+    """Key-sorted, whitespace-free JSON of every field: the thing that is hashed.
+
+    Fields added after the first format are left out while at their defaults, so the hashes of
+    older recipes (and of the records made with them) do not change.
+    """
+    d = {k: v for k, v in recipe.to_dict().items() if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
+    return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 
 def recipe_hash(recipe: Recipe) -> str:

@@ -86,8 +86,9 @@ def train_cell(arch: str, train_x, train_y, test_x, test_y, num_classes: int, re
     many threads ``torch.set_num_threads`` allows).
 
     Returns {"arch", "seed", "recipe_hash", "num_classes", "train_loss": [epochs],
-    "test_acc": [epochs] (%), "test_loss": [epochs], "final_acc", "target", "params",
-    "flops", "wall_s", "cpu_s", "device"}. ``cpu_s`` is this process's CPU time, which
+    "test_acc": [evals] (%), "test_loss": [evals], "eval_epochs": [evals] (1-based epochs at
+    which the test set was scored; every epoch unless ``recipe.eval_points``), "final_acc",
+    "target", "params", "flops", "wall_s", "cpu_s", "device"}. ``cpu_s`` is this process's CPU time, which
     stays meaningful when other jobs share the cores.
     """
     t0, c0 = time.perf_counter(), time.process_time()
@@ -122,12 +123,14 @@ def train_cell(arch: str, train_x, train_y, test_x, test_y, num_classes: int, re
                           lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
 
     n = len(xtr)
+    epochs = recipe.epochs_for(n)
+    scored = set(recipe.eval_epochs(epochs))
     steps_per_epoch = math.ceil(n / recipe.batch_size)
-    total, warmup = recipe.epochs * steps_per_epoch, recipe.warmup_epochs * steps_per_epoch
+    total, warmup = epochs * steps_per_epoch, recipe.warmup_epochs * steps_per_epoch
     train_loss, test_acc, test_loss = [], [], []
     step = 0
     model.train()
-    for _ in range(recipe.epochs):
+    for epoch in range(1, epochs + 1):
         perm = torch.randperm(n, generator=gen, device=device)
         run_loss = 0.0
         for i in range(0, n, recipe.batch_size):
@@ -144,9 +147,10 @@ def train_cell(arch: str, train_x, train_y, test_x, test_y, num_classes: int, re
             run_loss += loss.item() * len(idx)
             step += 1
         train_loss.append(run_loss / n)
-        acc, tl = _evaluate(model, xte, yte)
-        test_acc.append(acc)
-        test_loss.append(tl)
+        if epoch in scored:
+            acc, tl = _evaluate(model, xte, yte)
+            test_acc.append(acc)
+            test_loss.append(tl)
 
     k = recipe.target_last_k if recipe.target == "mean_last_k" else 1
     return {
@@ -154,5 +158,5 @@ def train_cell(arch: str, train_x, train_y, test_x, test_y, num_classes: int, re
         "train_loss": train_loss, "test_acc": test_acc, "test_loss": test_loss,
         "final_acc": test_acc[-1], "target": float(np.mean(test_acc[-k:])),
         "params": int(params), "flops": int(flops), "wall_s": time.perf_counter() - t0,
-        "cpu_s": time.process_time() - c0, "device": device.type,
+        "cpu_s": time.process_time() - c0, "device": device.type, "eval_epochs": sorted(scored),
     }
