@@ -186,8 +186,12 @@ def summarise_fidelity(runs: list[dict], column: str = "imagenet16_120_test") ->
     by_target = {key: round(spearman([np.mean(v[a]) for a in archs], ref), 4) for key, v in alts.items()} \
         if len(archs) > 2 else {}
     seed0 = {r["arch"]: r["target"] for r in runs if r["seed"] == 0}
+    seed1 = {r["arch"]: r["target"] for r in runs if r["seed"] == 1}
     a0 = sorted(seed0)
+    both = sorted(set(seed0) & set(seed1))
     return {
+        "seed_spearman": spearman([seed0[a] for a in both], [seed1[a] for a in both]) if len(both) > 4 else None,
+        "cells_two_seeds": len(both),
         "runs": len(runs), "cells": len(archs),
         "fidelity_spearman": spearman(ours, ref) if len(archs) > 2 else None,
         "fidelity_kendall": kendall_tau(ours, ref) if len(archs) > 2 else None,
@@ -213,24 +217,56 @@ def report(args) -> None:
               "commands": [" ".join(["python", "bench/recipe_probe.py", *sys.argv[1:]])]}
     if args.choose:
         c = configs[args.choose]
+        ref = {"imagenet16_120": c.get("fidelity", {}), "cifar100": c.get("fidelity-cifar100", {})}
+        cost = c.get("noise") or c.get("fidelity-cifar100") or {}
         result["chosen"] = {
             "name": args.choose, "recipe_hash": c["recipe_hash"], "recipe": c["recipe"],
-            "seed_spearman": c.get("noise", {}).get("seed_spearman"),
-            "fidelity_spearman": c.get("fidelity", {}).get("fidelity_spearman"),
-            "median_wall_s": c.get("noise", {}).get("median_wall_s"),
-            "median_cpu_s": c.get("noise", {}).get("median_cpu_s"),
+            # seed noise: the noise probe's k-class tasks, else the reference tasks' two seeds
+            "seed_spearman": c.get("noise", {}).get("seed_spearman") or ref["cifar100"].get("seed_spearman"),
+            "fidelity_spearman": ref["imagenet16_120"].get("fidelity_spearman"),
+            "fidelity": {k: v.get("fidelity_spearman") for k, v in ref.items()},
+            "fidelity_cells": {k: v.get("cells") for k, v in ref.items()},
+            "median_wall_s": cost.get("median_wall_s"),
+            "median_cpu_s": cost.get("median_cpu_s"),
         }
     RESULTS.mkdir(parents=True, exist_ok=True)
     dst = RESULTS / "recipe_probe.json"
     tmp = dst.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, dst)
+    print(fidelity_table(configs))
+
+
+def _fmt(v, digits: int = 3) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def fidelity_table(configs: dict) -> str:
+    """Markdown: every probed config's fidelity to both references, seed noise and cost."""
+    rows = ["| config | steps (epochs) | batch | C, N | fidelity ImageNet16-120 (cells) | fidelity CIFAR-100 (cells) "
+            "| seed Spearman | CPU s / run (median) | CPU ms per image-step |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name, c in configs.items():
-        n, f = c.get("noise", {}), c.get("fidelity", {})
-        print(f"{name:16s} seed_sp {n.get('seed_spearman')!s:.6} ({n.get('tasks')} tasks, runs {n.get('runs')}) "
-              f"k-proxy {n.get('k_class_vs_imagenet16_spearman')!s:.6} "
-              f"fid {f.get('fidelity_spearman')!s:.6} ({f.get('cells')} cells) "
-              f"wall {n.get('median_wall_s')!s:.5} cpu {n.get('median_cpu_s')!s:.5} fid-cpu {f.get('median_cpu_s')!s:.5}")
+        r = c["recipe"]
+        n, fi, fc = c.get("noise", {}), c.get("fidelity", {}), c.get("fidelity-cifar100", {})
+        cost = fc or fi or n
+        seed = n.get("seed_spearman") if n else fc.get("seed_spearman")
+        steps = r.get("steps", 0)
+        runs = read_runs(RUNS / f"{name}.{'fidelity-cifar100' if fc else 'fidelity' if fi else 'noise'}.jsonl")
+        per_step = [1000 * x["cpu_s"] / (len(x["train_loss"]) and _steps(x, r)) / r["batch_size"] for x in runs]
+        rows.append(f"| {name} | {steps or '—'} ({r['epochs'] if not steps else 'fixed steps'}) | {r['batch_size']} "
+                    f"| {r['C']}, {r['N']} | {_fmt(fi.get('fidelity_spearman'))} ({fi.get('cells', 0)}) "
+                    f"| {_fmt(fc.get('fidelity_spearman'))} ({fc.get('cells', 0)}) | {_fmt(seed)} "
+                    f"| {_fmt(cost.get('median_cpu_s'), 1)} | {_fmt(_med(per_step), 3)} |")
+    return "\n".join(rows)
+
+
+def _steps(run: dict, recipe: dict) -> int:
+    """SGD steps a run took: its epochs times the batches per epoch of its task."""
+    n_train = {"cifar100": 70 * 100}.get(run["task_id"])
+    if n_train is None:
+        n_train = recipe["train_per_class"] * run["num_classes"]
+    return len(run["train_loss"]) * -(-n_train // recipe["batch_size"])
 
 
 def main() -> None:

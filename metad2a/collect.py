@@ -15,6 +15,7 @@ commits every record as it finishes, so a rerun (or ``kill -9``) resumes where i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from metad2a.database.tasks import (
     TaskSpec,
     load_task_images,
     make_meta_train_tasks,
+    make_source_tasks,
     meta_test_tasks,
 )
 from metad2a.errors import MetaD2AError
@@ -44,11 +46,19 @@ Job = tuple[TaskSpec, str, int]  # (task, arch, seed)
 
 def plan_tasks(kind: str, recipe: Recipe, num: int = 100, k: int = 20, seed: int = 0,
                source: str = "tiny-imagenet", fractions: Sequence[float] = (0.8, 0.1, 0.1),
-               datasets: Sequence[str] = ("cifar10", "mnist", "fashion-mnist")) -> list[TaskSpec]:
-    """The task list: ``num`` k-class meta-training tasks, or the meta-test ``datasets``.
+               datasets: Sequence[str] = ("cifar10", "mnist", "fashion-mnist"),
+               groups: Sequence[dict] | None = None) -> list[TaskSpec]:
+    """The task list: meta-training tasks, or the meta-test ``datasets``.
 
-    Images per class come from the recipe (``train_per_class``, ``test_per_class``).
+    Without ``groups``: ``num`` k-class tasks of one source, images per class from the recipe
+    (``train_per_class``, ``test_per_class``). With ``groups`` (database v2): each group is
+    ``{source, num, ks, train_counts, test_per_class}`` (see ``make_source_tasks``), and the
+    sources' tasks are interleaved round-robin so a partial collection covers every source.
     """
+    if kind == "meta-train" and groups:
+        per_source = [make_source_tasks(g["source"], int(g["num"]), list(g["ks"]), list(g["train_counts"]),
+                                        int(g["test_per_class"]), seed, fractions) for g in groups]
+        return [t for row in itertools.zip_longest(*per_source) for t in row if t is not None]
     if kind == "meta-train":
         return make_meta_train_tasks(num, k, recipe.train_per_class, recipe.test_per_class, seed,
                                      source=source, fractions=fractions)
@@ -212,9 +222,13 @@ def run(cfg) -> dict:
     torch.set_num_threads(int(cfg.threads))
     recipe = Recipe.from_dict(OmegaConf.to_container(cfg.recipe, resolve=True))
     t = cfg.tasks
-    tasks = plan_tasks(cfg.kind, recipe, t.num, t.k, t.seed, t.source, list(t.fractions), list(t.datasets))
+    groups = [dict(g) for g in t.get("groups") or []]
+    tasks = plan_tasks(cfg.kind, recipe, t.num, t.k, t.seed, t.source, list(t.fractions), list(t.datasets), groups)
+    nb201 = cfg.kind == "meta-train" and bool(t.get("nb201_import"))
     if cfg.stage == "features":
-        return {"features": str(build_features(cfg, tasks))}
+        from metad2a.database.nb201_import import nb201_task
+
+        return {"features": str(build_features(cfg, [nb201_task(), *tasks] if nb201 else tasks))}
     if cfg.stage != "records":
         raise MetaD2AError(f"stage must be 'records' or 'features', got {cfg.stage!r}")
     cells = {s.task_id: plan_cells(s.task_id, cfg.cells.per_task, cfg.cells.shared, cfg.cells.seed) for s in tasks}
@@ -227,10 +241,26 @@ def run(cfg) -> dict:
     conf = OmegaConf.to_container(cfg, resolve=True)
     conf.pop("worker")
     meta = {f"collect_config/{cfg.kind}": conf, **probe_meta(recipe, cfg.probe_result or DEFAULT_PROBE_RESULT)}
+    if nb201:
+        import_table(cfg.db)
     summary = collect(cfg.db, jobs, recipe, role=cfg.kind, device=resolve_device(cfg.device),
                       data_root=cfg.data_root, max_runs=cfg.max_runs, progress=cfg.progress, meta=meta)
     log.info("worker %d/%d: %s", cfg.worker, cfg.num_workers, summary)
     return summary
+
+
+def import_table(db: str | os.PathLike) -> int:
+    """Import NB201's ImageNet16-120 table into the meta-train store ``db`` unless it is there."""
+    from metad2a.database.nb201_import import NB201_TASK_ID, import_nb201_table
+
+    if Path(db).is_file():
+        with Store(db, role="meta-train") as store:
+            if store.con.execute("SELECT 1 FROM records WHERE task_id = ? LIMIT 1", (NB201_TASK_ID,)).fetchone():
+                return 0
+    with Store(db, role="meta-train") as store:
+        added = import_nb201_table(store)
+    log.info("imported %d NB201 ImageNet16-120 records into %s", added, db)
+    return added
 
 
 def main() -> None:

@@ -70,15 +70,27 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
     """The issue's summary of a meta-training store (and its meta-test store, if present).
 
     Returns {"tasks", "records", "cells_per_task": {"min", "median"}, "recipes",
-    "meta_test": {dataset: records}, "seed_spearman", "seed_spearman_tasks", "fidelity_spearman"}.
-    ``seed_spearman`` comes from the store's own repeated runs (``seed_spearman_tasks`` tasks),
-    else from the recipe probe; ``fidelity_spearman`` from the probe (the 120-class task is not
-    a meta-training task). Both are None when the recipe in use was not measured.
+    "meta_test": {dataset: records}, "seed_spearman", "seed_spearman_tasks", "fidelity_spearman",
+    "truth_recipe", "by_recipe", "domains", "fidelity", "nb201_tasks", "meta_test_truth"}.
+
+    - ``recipes`` lists recipe hashes by record count; the recipe "in use" is the most common one
+      among the project's own runs (imported NB201 records are not runs).
+    - ``seed_spearman`` comes from the store's own repeated runs (``seed_spearman_tasks`` tasks),
+      else from the recipe probe; ``fidelity_spearman`` (ImageNet16-120) and ``fidelity``
+      (both references) from the probe. None when the recipe in use was not measured.
+    - ``by_recipe``: {recipe name: {"hash", "tasks", "records", "cells_per_task_min"}} over the
+      project's own runs; ``domains``: {source: {"tasks", "records"}} likewise;
+      ``nb201_tasks``: {"imagenet16_120": imported records}; ``meta_test_truth``: {dataset:
+      {"recipe", "cells", "seeds"}} of the meta-test store.
     """
+    from metad2a.database.nb201_import import NB201_TASK_ID
+
     probe = Path(probe_path) if probe_path else _REPO / "bench" / "results" / "recipe_probe.json"
     out: dict = {"tasks": 0, "records": 0, "cells_per_task": {"min": 0, "median": 0.0}, "recipes": [],
                  "meta_test": {d: 0 for d in TRAINED_META_TEST}, "seed_spearman": None, "fidelity_spearman": None}
-    store = None
+    extra: dict = {"truth_recipe": None, "by_recipe": {}, "domains": {}, "fidelity": None,
+                   "nb201_tasks": {"imagenet16_120": 0}, "meta_test_truth": {}}
+    store, in_use = None, None
     if Path(db).is_file():
         store = Store(db, role="meta-train")
         rows = store.con.execute("SELECT task_id, COUNT(DISTINCT arch) FROM records GROUP BY task_id").fetchall()
@@ -88,24 +100,49 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
                    cells_per_task={"min": int(min(per_task, default=0)),
                                    "median": float(np.median(per_task)) if per_task else 0.0},
                    recipes=[h for h, _ in by_recipe.most_common()])
-    in_use = out["recipes"][0] if out["recipes"] else None
+        names = {h: spec.get("name", h) for h, spec in store.recipes().items()}
+        own = store.con.execute(
+            "SELECT r.recipe_hash, t.source, r.task_id, COUNT(*), COUNT(DISTINCT r.arch) FROM records r "
+            "JOIN tasks t USING (task_id) WHERE r.task_id != ? GROUP BY r.recipe_hash, r.task_id",
+            (NB201_TASK_ID,)).fetchall()
+        counts = Counter()
+        for h, source, _task, n, cells in own:
+            counts[h] += n
+            b = extra["by_recipe"].setdefault(names[h], {"hash": h, "tasks": 0, "records": 0, "cells_per_task_min": cells})
+            b["tasks"] += 1
+            b["records"] += n
+            b["cells_per_task_min"] = min(b["cells_per_task_min"], cells)
+            d = extra["domains"].setdefault(source, {"tasks": 0, "records": 0})
+            d["tasks"] += 1
+            d["records"] += n
+        in_use = counts.most_common(1)[0][0] if counts else None
+        extra["nb201_tasks"]["imagenet16_120"] = store.con.execute(
+            "SELECT COUNT(*) FROM records WHERE task_id = ?", (NB201_TASK_ID,)).fetchone()[0]
     mt = Path(meta_test_db) if meta_test_db else None
     if mt is not None and mt.is_file():
         with Store(mt, role="meta-test") as m:
             q = "SELECT t.source, COUNT(*) FROM records r JOIN tasks t USING (task_id) GROUP BY t.source"
             out["meta_test"].update({s: n for s, n in m.con.execute(q)})
+            mnames = {h: spec.get("name", h) for h, spec in m.recipes().items()}
+            q = ("SELECT t.source, r.recipe_hash, COUNT(DISTINCT r.arch), COUNT(DISTINCT r.seed) FROM records r "
+                 "JOIN tasks t USING (task_id) GROUP BY t.source, r.recipe_hash")
+            for source, h, cells, seeds in m.con.execute(q):
+                extra["meta_test_truth"][source] = {"recipe": mnames.get(h, h), "cells": cells, "seeds": seeds}
             if in_use is None:
                 hs = Counter(dict(m.con.execute("SELECT recipe_hash, COUNT(*) FROM records GROUP BY recipe_hash")))
                 in_use = hs.most_common(1)[0][0] if hs else None
     measured = _probe_numbers(store, in_use, probe)
     # Prefer the seed noise measured on the store's own repeated runs; the probe is the fallback.
-    own, n_tasks = seed_spearman(store, in_use) if store is not None else (None, 0)
-    out["seed_spearman"] = own if own is not None else measured.get("seed_spearman")
+    own_rho, n_tasks = seed_spearman(store, in_use) if store is not None else (None, 0)
+    out["seed_spearman"] = own_rho if own_rho is not None else measured.get("seed_spearman")
     out["seed_spearman_tasks"] = n_tasks
     out["fidelity_spearman"] = measured.get("fidelity_spearman")
     if store is not None:
+        extra["truth_recipe"] = store.recipes().get(in_use, {}).get("name") if in_use else None
         store.close()
-    return out
+    extra["fidelity"] = measured.get("fidelity") or (
+        {"imagenet16_120": out["fidelity_spearman"], "cifar100": None} if out["fidelity_spearman"] is not None else None)
+    return out | extra
 
 
 def main(argv: list[str] | None = None) -> int:

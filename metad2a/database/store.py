@@ -180,6 +180,23 @@ class Store:
                 f"VALUES ({', '.join('?' * len(RECORD_COLUMNS))})", [row[c] for c in RECORD_COLUMNS])
         return cur.rowcount == 1
 
+    def add_records(self, rows: Iterable[dict]) -> int:
+        """Insert many complete rows (every ``RECORD_COLUMNS`` key) in one transaction; returns rows added.
+
+        For bulk imports (e.g. a published table); training results go through ``add_record``.
+        """
+        data = []
+        for row in rows:
+            missing = [c for c in RECORD_COLUMNS if c not in row]
+            if missing:
+                raise StoreError(f"row for {row.get('task_id')} lacks {missing}")
+            data.append([json.dumps(row[c]) if c in _JSON_COLUMNS else row[c] for c in RECORD_COLUMNS])
+        with self._write():
+            before = self.count()
+            self.con.executemany(f"INSERT OR IGNORE INTO records ({', '.join(RECORD_COLUMNS)}) "
+                                 f"VALUES ({', '.join('?' * len(RECORD_COLUMNS))})", data)
+            return self.count() - before
+
     def done_keys(self, recipe_hash: str | None = None) -> set[Key]:
         """Keys already stored (optionally for one recipe): what a resuming worker skips."""
         q = "SELECT task_id, arch, seed, recipe_hash FROM records"

@@ -167,12 +167,56 @@ def make_meta_train_tasks(num_tasks: int, k: int = 20, train_per_class: int = 10
     if not 2 <= k <= len(pool):
         raise DataError(f"k={k} classes per task is out of range: the {source} pool has {len(pool)} classes")
     splits = split_tasks(num_tasks, fractions, seed)
-    prefix = {"tiny-imagenet": "tin", "synthetic": "syn"}[source]
+    prefix = SOURCE_PREFIX[source]
     tasks = []
     for i in range(num_tasks):
         pick = np.random.default_rng([seed, i]).choice(len(pool), size=k, replace=False)
         tasks.append(TaskSpec(f"{prefix}{k}-s{seed}-{i:04d}", source, tuple(pool[j] for j in sorted(pick)),
                               train_per_class, test_per_class, seed, splits[i]))
+    check_meta_train(tasks)
+    return tasks
+
+
+SOURCE_PREFIX = {"tiny-imagenet": "tin", "synthetic": "syn", "notmnist": "nmn", "kannada": "kan",
+                 "sign-digits": "sgn", "simpsons": "smp", "brain-mri": "mri"}
+
+
+def source_classes(source: str, root=None) -> list[str]:
+    """All class names a meta-training source offers."""
+    if source in NPZ_SOURCES:
+        return npz_class_names(source, root)
+    return _default_classes(source)
+
+
+def make_source_tasks(source: str, num: int, ks: Sequence[int], train_counts: Sequence[int], test_per_class: int,
+                      seed: int = 0, fractions: Sequence[float] = (0.8, 0.1, 0.1),
+                      classes: Sequence[str] | None = None) -> list[TaskSpec]:
+    """``num`` tasks from one source that vary the class count and the images per class.
+
+    Task i has ``ks[i % len(ks)]`` classes (all of them when k exceeds what the source has) and
+    ``train_counts[(i // len(ks)) % len(train_counts)]`` train images per class, so the first
+    ``len(ks) * len(train_counts)`` tasks cover every combination once. Classes are drawn with
+    ``default_rng([seed, i, <source>])``; splits come from ``split_tasks(num, fractions, seed)``
+    within the source, so every source has its own train/valid/test tasks and can also be held
+    out whole. Ids read ``<prefix><k>-n<train>-s<seed>-<i>``, e.g. ``kan5-n100-s0-003``.
+    """
+    if source not in META_TRAIN_SOURCES:
+        raise MetaTestLeakError(f"source {source!r} cannot make meta-training tasks: use one of {META_TRAIN_SOURCES}")
+    if not ks or not train_counts:
+        raise DataError(f"{source}: give at least one class count (ks) and one train count")
+    pool = sorted(classes if classes is not None else source_classes(source))
+    splits = split_tasks(num, fractions, seed)
+    res, ch = SOURCE_FORMAT[source]
+    tag = int(hashlib.sha1(source.encode()).hexdigest()[:8], 16)
+    tasks = []
+    for i in range(num):
+        k = min(int(ks[i % len(ks)]), len(pool))
+        n = int(train_counts[(i // len(ks)) % len(train_counts)])
+        if k < 2:
+            raise DataError(f"{source}: tasks need >= 2 classes, got k={k}")
+        pick = np.random.default_rng([seed, i, tag]).choice(len(pool), size=k, replace=False)
+        tasks.append(TaskSpec(f"{SOURCE_PREFIX[source]}{k}-n{n}-s{seed}-{i:03d}", source,
+                              tuple(pool[j] for j in sorted(pick)), n, test_per_class, seed, splits[i], res, ch))
     check_meta_train(tasks)
     return tasks
 

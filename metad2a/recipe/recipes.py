@@ -142,11 +142,16 @@ FULL = Recipe(
     target="final", target_last_k=1,
 )
 
-RECIPES: dict[str, Recipe] = {"mini": MINI, "full": FULL}
+# The truth recipe of database v2: the cheapest recipe measured to rank cells like NB201's
+# 200-epoch training (docs/recipe.md). A fixed number of SGD steps, whatever the task size.
+TRUTH = MINI.with_(name="truth", version=2, batch_size=32, steps=2640, eval_points=6,
+                   train_per_class=200, test_per_class=200)
+
+RECIPES: dict[str, Recipe] = {"mini": MINI, "full": FULL, "truth": TRUTH}
 
 
 def get_recipe(name: str) -> Recipe:
-    """The named built-in recipe ("mini" or "full")."""
+    """The named built-in recipe ("mini", "truth" or "full")."""
     if name not in RECIPES:
         raise RecipeError(f"unknown recipe {name!r}: choose one of {sorted(RECIPES)}")
     return RECIPES[name]

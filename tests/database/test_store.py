@@ -168,7 +168,12 @@ def test_stats_json_form(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out == {"tasks": 3, "records": 3, "cells_per_task": {"min": 1, "median": 1.5}, "recipes": [H],
                    "meta_test": {"cifar10": 0, "mnist": 1, "fashion-mnist": 0},
-                   "seed_spearman": 0.85, "seed_spearman_tasks": 0, "fidelity_spearman": 0.72}
+                   "seed_spearman": 0.85, "seed_spearman_tasks": 0, "fidelity_spearman": 0.72,
+                   "truth_recipe": "mini", "by_recipe": {"mini": {"hash": H, "tasks": 2, "records": 3,
+                                                                  "cells_per_task_min": 1}},
+                   "domains": {"synthetic": {"tasks": 2, "records": 3}},
+                   "fidelity": {"imagenet16_120": 0.72, "cifar100": None}, "nb201_tasks": {"imagenet16_120": 0},
+                   "meta_test_truth": {"mnist": {"recipe": "mini", "cells": 1, "seeds": 1}}}
     assert stats(tmp_path / "missing.sqlite")["records"] == 0
 
 

@@ -90,3 +90,45 @@ def test_train_cell_grayscale_and_bad_labels():
     assert r["params"] > 0
     with pytest.raises(DataError, match="labels"):
         train_cell(CONV, x, y + 5, x, y, 3, TINY)
+
+
+def test_fields_added_later_leave_older_hashes_alone():
+    # The shipped v1 records are keyed by these hashes: new fields at their defaults must not move them.
+    assert recipe_hash(MINI) == "9f73d0edc02c" and recipe_hash(FULL) == "b874e906753c"
+    assert recipe_hash(MINI.with_(steps=100)) != recipe_hash(MINI)
+    assert recipe_hash(MINI.with_(eval_points=3)) != recipe_hash(MINI)
+
+
+def test_truth_recipe_is_registered_and_mirrored_by_its_yaml():
+    from metad2a.recipe import TRUTH
+
+    assert get_recipe("truth") is TRUTH and TRUTH.steps > 0
+    conf = yaml.safe_load((REPO / "conf" / "recipe" / "truth.yaml").read_text())
+    assert recipe_hash(Recipe.from_dict(conf)) == recipe_hash(TRUTH)
+
+
+def test_fixed_steps_set_the_epochs_from_the_task_size():
+    r = MINI.with_(steps=300, batch_size=30)
+    assert r.epochs_for(300) == 30 and r.epochs_for(3000) == 3  # 10 and 100 batches per epoch
+    assert r.epochs_for(300_000) == r.target_last_k  # never fewer epochs than the target averages
+    assert MINI.epochs_for(123) == MINI.epochs  # epoch-based recipes ignore the task size
+
+
+def test_eval_epochs_are_spread_and_always_include_the_target_epochs():
+    r = MINI.with_(steps=100, eval_points=4, target_last_k=3)
+    ev = r.eval_epochs(40)
+    assert ev == sorted(set(ev)) and ev[-3:] == [38, 39, 40] and ev[0] == 10 and len(ev) == 6
+    assert r.eval_epochs(5) == [1, 2, 3, 4, 5]  # short runs are scored every epoch
+    assert MINI.eval_epochs(8) == list(range(1, 9))
+    with pytest.raises(RecipeError, match="steps and eval_points"):
+        MINI.with_(steps=-1)
+
+
+def test_train_cell_with_fixed_steps_scores_only_the_listed_epochs():
+    x, y = _data(n_per_class=8)  # 24 images, batch 8: 3 steps per epoch
+    r = TINY.with_(steps=30, batch_size=8, eval_points=2, target_last_k=2)
+    rec = train_cell(CONV, x, y, x, y, 3, r, seed=0)
+    assert len(rec["train_loss"]) == 10
+    assert rec["eval_epochs"] == r.eval_epochs(10) == [5, 9, 10]
+    assert len(rec["test_acc"]) == len(rec["test_loss"]) == 3
+    assert rec["target"] == pytest.approx(np.mean(rec["test_acc"][-2:]))
