@@ -98,9 +98,12 @@ def build_feature_file(path: str | os.PathLike, specs: Sequence[TaskSpec],
                          "meta-test" if mt else "probe")
         images = load_task_images(union, image_size, root, meta_test_ok=meta_test_ok)
         fingerprints[f"{source}/s{seed}/{n_train}+{n_test}"] = images.fingerprint()
-        feats = np.asarray(extract(images.train_x), dtype=np.float32)
+        # Only the first n_per_class train images of each class are kept: extract just those.
+        first = np.concatenate([np.flatnonzero(images.train_y == label)[:n_per_class] for label in range(len(names))])
+        feats = np.asarray(extract(images.train_x[first]), dtype=np.float32)
+        labels = images.train_y[first]
         for label, name in enumerate(names):
-            arrays[(source, name)] = feats[images.train_y == label][:n_per_class]
+            arrays[(source, name)] = feats[labels == label]
     meta = {"extractor": extractor_tag, "n_per_class": n_per_class, "image_size": image_size,
             "image_fingerprints": fingerprints, "dim": int(next(iter(arrays.values())).shape[1])}
     return write_feature_file(path, arrays, meta)
