@@ -1,12 +1,14 @@
 import os
+import threading
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # Set by .ci/run, where ../shared is always present: a missing shared dir then fails instead of skipping.
 REQUIRE_SHARED = "METAD2A_REQUIRE_SHARED"
+T = TypeVar("T")
 
 
 def _shared() -> Path | None:
@@ -34,3 +36,30 @@ def shared_data() -> Path:
                         "METAD2A_SHARED_DATA")
         pytest.skip("shared data not found: set METAD2A_SHARED_DATA")
     return p
+
+
+def run_within(seconds: float, fn: Callable[[], T]) -> T:
+    """fn() run in a thread; fails (instead of hanging the suite) if it takes longer than ``seconds``."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s (blocked on a special file?)"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def unblock_fifo(path: Path) -> None:
+    """Open the FIFO's write end, releasing a reader stuck in open() (when the code under test hangs)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass

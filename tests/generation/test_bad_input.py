@@ -76,7 +76,7 @@ def test_unusable_data_is_one_line(tmp_path, capsys, build, message):
 
 def test_empty_npz_and_wrong_format_files(tmp_path, capsys):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert "not a readable .npz" in one_error_line(capsys, gen_config(tmp_path, f"data.path={tmp_path / 'junk.npz'}"))
+    assert "is not an npz archive" in one_error_line(capsys, gen_config(tmp_path, f"data.path={tmp_path / 'junk.npz'}"))
     (tmp_path / "notes.txt").write_text("hi")
     line = one_error_line(capsys, gen_config(tmp_path, f"data.path={tmp_path / 'notes.txt'}"))
     assert "cannot tell the format" in line
