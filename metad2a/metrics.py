@@ -29,16 +29,22 @@ def _pair(a, b, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     return a, b
 
 
+def _exact(r: float) -> float:
+    # scipy divides by square roots: a perfect ranking gives 1 - 2e-16. Rounding far below any
+    # reported digit gives back exact 1.0, -1.0 and 0.0.
+    return float(np.clip(round(float(r), 12), -1.0, 1.0))
+
+
 def spearman(a, b) -> float:
     """Spearman rank correlation (ties averaged); nan when undefined (see the module docstring)."""
     pair = _pair(a, b, "spearman")
-    return float("nan") if pair is None else float(stats.spearmanr(*pair).statistic)
+    return float("nan") if pair is None else _exact(stats.spearmanr(*pair).statistic)
 
 
 def kendall_tau(a, b) -> float:
     """Kendall tau-b (ties corrected); nan when undefined (see the module docstring)."""
     pair = _pair(a, b, "kendall_tau")
-    return float("nan") if pair is None else float(stats.kendalltau(*pair, variant="b").statistic)
+    return float("nan") if pair is None else _exact(stats.kendalltau(*pair, variant="b").statistic)
 
 
 def monotonicity_violations(pred, true) -> int:

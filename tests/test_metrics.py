@@ -18,11 +18,12 @@ from metad2a.metrics import (
 )
 
 
-def test_perfect_and_reversed():
-    x = [1, 2, 3, 4, 5]
-    assert spearman(x, x) == pytest.approx(1.0)
-    assert kendall_tau(x, x[::-1]) == pytest.approx(-1.0)
-    assert monotonicity_violations(x, x[::-1]) == 10
+def test_perfect_and_reversed_are_exact():
+    x = [0.4978, 0.5294, 0.5585, 0.5863, 0.6137, 0.6415, 0.6706, 0.7022]
+    y = np.linspace(0.5, 0.7, 8)
+    assert kendall_tau(x, y) == 1.0 and spearman(x, y) == 1.0  # exactly: callers compare with ==
+    assert kendall_tau(x, y[::-1]) == -1.0 and spearman(x, y[::-1]) == -1.0
+    assert monotonicity_violations(x, y[::-1]) == 28
 
 
 @pytest.mark.parametrize("a,b,tau", [
