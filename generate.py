@@ -4,7 +4,9 @@
     python generate.py data=/path/to/folder               # an ImageFolder (or its train/ subfolder)
     python generate.py data=/path/x.npz predictor=ensemble train_best=true
 
-Everything happens in ``metad2a.generation``; this file only wires the config to it.
+Paths need no quoting for Hydra (``data=/data/猫`` and ``data=/data/a,b`` work); with ``-m`` a comma
+separates sweep values (``metad2a.generation.cli``). Everything happens in ``metad2a.generation``;
+this file only wires the config to it.
 """
 
 import sys
@@ -28,5 +30,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     export_meta_data_dir()  # the shipped meta_data/, from any working directory
-    sys.argv[1:] = expand_shorthands(sys.argv[1:])
+    sys.argv[1:] = expand_shorthands(sys.argv[1:])  # data=PATH -> data.path='PATH', quoted for Hydra
     main()

@@ -12,6 +12,7 @@ import numpy as np
 
 from metad2a.data.decode import resize_batch
 from metad2a.data.imageset import ImageSet
+from metad2a.data.paths import check_data_path
 from metad2a.data.sampling import sample_per_class
 from metad2a.errors import DataError
 
@@ -23,9 +24,10 @@ _NPZ_LABEL_KEYS = ("y", "labels", "Y", "y_train", "targets")
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one idx or idx.gz file into a native-endian array of its stored shape."""
-    p = Path(path)
+    p = check_data_path(path, "the path of an *-idx3-ubyte(.gz) / *-idx1-ubyte(.gz) file")
     if not p.is_file():
-        raise DataError(f"idx file {p} does not exist: pass the path of an *-idx3-ubyte(.gz) / *-idx1-ubyte(.gz) file")
+        raise DataError(f"{p} is a folder, not an idx file: pass the *-idx3-ubyte(.gz) or *-idx1-ubyte(.gz) "
+                        "file itself")
     raw = p.read_bytes()
     if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the suffix says
         try:
@@ -59,11 +61,49 @@ def find_idx_pair(folder: str | os.PathLike) -> tuple[Path, Path]:
     return img, lab
 
 
+def check_finite(images: np.ndarray, where: str) -> None:
+    """Refuse float images with NaN or infinite pixels (they would silently become black). images: (N, ...)."""
+    x = np.asarray(images)
+    if x.dtype.kind != "f" or not x.size:
+        return
+    finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+    if not finite.all():
+        raise DataError(f"{where}: {int((~finite).sum())} of {len(x)} images hold NaN or infinite pixels: "
+                        "replace them (numpy.nan_to_num) or drop those images")
+
+
+def _scale_by_dtype(x: np.ndarray, where: str) -> np.ndarray:
+    """Any numeric (N, H, W, C) array -> uint8, with one scale for the whole dtype, never per image.
+
+    bool: 0/255. uint8: as is. Other integers of 1-2 bytes: by their type's range
+    (uint16: 65535 -> 255, int16: 32767 -> 255; negatives clip to 0). Wider integers hold no bit
+    depth in their type, so their values decide once for the whole array: up to 255 they are
+    8-bit, up to 65535 16-bit, above that refused. Floats: [0, 1] scaled by 255, else clipped
+    to [0, 255]; NaN or infinite pixels are refused (they would silently become black).
+    """
+    if x.dtype == np.bool_:
+        return x.astype(np.uint8) * np.uint8(255)
+    if x.dtype.kind == "f":
+        check_finite(x, where)
+        xf = x.astype(np.float32)
+        if x.size and float(xf.max()) <= 1.0:
+            xf = xf * 255.0
+    elif x.dtype.itemsize <= 2:
+        xf = x.astype(np.float32) * (255.0 / np.iinfo(x.dtype).max)
+    else:
+        hi = int(x.max()) if x.size else 0
+        if hi > 65535:
+            raise DataError(f"{where}: {x.dtype} pixel values reach {hi}, more than 16 bits: save the images as "
+                            "uint8 (0-255) or uint16 (0-65535)")
+        xf = x.astype(np.float32) * (255.0 / 65535.0 if hi > 255 else 1.0)
+    return np.clip(np.rint(xf), 0, 255).astype(np.uint8)
+
+
 def to_uint8_nhwc(images: np.ndarray, where: str = "array") -> np.ndarray:
     """Convert (N,H,W), (N,H,W,C) or (N,C,H,W) images of any numeric dtype to (N,H,W,3) uint8.
 
-    C may be 1 (grey, repeated), 3, or 4 (alpha dropped). Floats in [0, 1] are scaled by 255;
-    other floats are clipped to [0, 255]; integers above 255 are scaled from 16 bits.
+    C may be 1 (grey, repeated), 3, or 4 (alpha dropped). Values are scaled by the dtype's
+    range (``_scale_by_dtype``): a dark and a bright 16-bit image keep their difference.
     """
     x = np.asarray(images)
     if x.dtype.kind not in "uif" and x.dtype != np.bool_:
@@ -80,13 +120,7 @@ def to_uint8_nhwc(images: np.ndarray, where: str = "array") -> np.ndarray:
     if x.shape[-1] == 4:
         x = x[..., :3]
     if x.dtype != np.uint8:
-        xf = x.astype(np.float32)
-        hi = float(xf.max()) if xf.size else 0.0
-        if x.dtype.kind == "f" and hi <= 1.0:
-            xf = xf * 255.0
-        elif hi > 255.0:
-            xf = xf * (255.0 / 65535.0)
-        x = np.clip(np.rint(xf), 0, 255).astype(np.uint8)
+        x = _scale_by_dtype(x, where)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     return np.ascontiguousarray(x)
@@ -119,6 +153,7 @@ def from_arrays(
     if len(values) < 2:
         raise DataError(f"{source}: only one class ({names[0]!r}); a dataset needs at least 2 classes")
     y = y.astype(np.int64)
+    check_finite(images, source)  # all of them: whether the file is usable must not depend on the sample
     notes = []
     if max_per_class is not None:
         idx = sample_per_class(y, max_per_class, seed)
@@ -160,6 +195,24 @@ def load_idx(
     return from_arrays(x, y, size, class_names, max_per_class, seed, source=str(ip))
 
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first local header, or an empty zip's directory
+_NPY_MAGIC = b"\x93NUMPY"
+_SAVE_HINT = "save it with numpy.savez(path, x=images, y=labels)"
+
+
+def _check_npz_header(p: Path) -> None:
+    """Refuse a file that is not a zip archive by its first bytes, before numpy guesses at it.
+
+    Without this, ``np.load`` takes any non-zip file for a pickle and suggests loading it unsafely.
+    """
+    with open(p, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if head.startswith(_NPY_MAGIC):
+        raise DataError(f"{p} is a single .npy array, not an npz archive: {_SAVE_HINT}")
+    if not head.startswith(_ZIP_MAGIC):
+        raise DataError(f"{p} is not an npz archive (it is not a zip file): {_SAVE_HINT}")
+
+
 def load_npz(
     path: str | os.PathLike,
     size: int | None = None,
@@ -171,9 +224,10 @@ def load_npz(
     Images may be NHW, NHWC or NCHW, of any numeric dtype; an optional ``class_names`` array
     names the sorted distinct labels. Returns (N, size, size, 3) uint8 images.
     """
-    p = Path(path)
+    p = check_data_path(path, "a .npz with arrays x (images) and y (labels)")
     if not p.is_file():
-        raise DataError(f"npz file {p} does not exist: pass the path of a .npz with arrays x (images) and y (labels)")
+        raise DataError(f"{p} is a folder, not an npz archive: pass the .npz file itself")
+    _check_npz_header(p)
     try:
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.keys())
@@ -185,6 +239,11 @@ def load_npz(
             names = [str(n) for n in z["class_names"]] if "class_names" in z else None
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise DataError(f"{p} is not a readable .npz ({e}): save it with numpy.savez(path, x=images, y=labels)") from e
+    except ValueError as e:
+        if "allow_pickle" in str(e):  # an object array inside the archive: never unpickled
+            raise DataError(f"{p} holds Python objects, not numeric arrays: {_SAVE_HINT} with numeric arrays "
+                            "(class names as a string array)") from None
+        raise DataError(f"{p} is a damaged npz archive ({e}): {_SAVE_HINT}") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise DataError(f"{p} is a damaged npz archive ({e}): {_SAVE_HINT}") from None
     return from_arrays(x, y, size, names, max_per_class, seed, source=str(p))

@@ -40,7 +40,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        return Image.fromarray(_scale_to_uint8(np.asarray(img)), mode="L").convert("RGB")
+        return Image.fromarray(_scale_to_uint8(np.asarray(img), mode), mode="L").convert("RGB")
     if mode == "P" or mode == "PA":
         # Palette images may carry transparency in info; RGBA keeps it for compositing.
         img = img.convert("RGBA")
@@ -52,13 +52,21 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
-    """Map a high-bit-depth single-channel array to 0..255 (16-bit by range, float by [0,1])."""
+def _scale_to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
+    """A high-bit-depth single-channel image -> 0..255, by its mode's range, never by its own maximum.
+
+    ``I;16*`` and ``I`` (how PIL opens 16-bit PNG/TIFF) map 65535 to 255, so a dark and a bright
+    16-bit image keep their difference; ``F`` maps [0, 1] to [0, 255] when it fits in [0, 1] and
+    is clipped to [0, 255] otherwise. NaN or infinite pixels make the file unusable (CorruptImage).
+    """
     a = a.astype(np.float64)
-    if a.size and a.max() > 255:
+    if mode == "F":
+        if not np.isfinite(a).all():
+            raise CorruptImage("NaN or infinite pixels")
+        if a.size and a.max() <= 1.0:
+            a = a * 255.0
+    else:
         a = a * (255.0 / 65535.0)
-    elif a.size and a.max() <= 1.0 and a.dtype.kind == "f":
-        a = a * 255.0
     return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from metad2a.data.decode import DEFAULT_MAX_PIXELS, CorruptImage, ImageTooLarge, decode_image, is_image_file
 from metad2a.data.imageset import ImageSet
+from metad2a.data.paths import check_data_path
 from metad2a.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class FolderIndex:
     """The files of an image folder, not yet decoded.
 
     paths[c]:    sorted image paths of class ``c`` (class order = class_names order)
-    n_non_image: files without an image suffix that were ignored
+    n_non_image: regular files without an image suffix that were ignored
+    n_linked:    symbolic links that were not followed (files or folders)
+    n_special:   named pipes, sockets and devices that were not opened
     """
 
     root: Path
@@ -38,16 +41,21 @@ class FolderIndex:
     paths: list[list[Path]]
     n_non_image: int = 0
     empty_classes: list[str] = field(default_factory=list)
+    n_linked: int = 0
+    n_special: int = 0
 
 
 def resolve_folder_root(root: str | os.PathLike) -> Path:
-    """Return the folder holding the class sub-folders: ``root/train`` if present, else ``root``."""
-    p = Path(root).expanduser()
-    if not p.exists():
-        raise DataError(f"image folder {p} does not exist: pass a folder with one sub-folder of images per class")
+    """Return the folder holding the class sub-folders: ``root/train`` if present, else ``root``.
+
+    ``root`` itself may be a symbolic link (it is the user's choice of tree); ``root/train``
+    is used only when it is a real folder inside that tree.
+    """
+    p = check_data_path(root, "a folder with one sub-folder of images per class")
     if not p.is_dir():
         raise DataError(f"{p} is a file, not a folder: pass a folder with one sub-folder per class, or set the format (idx/npz)")
-    return p / "train" if (p / "train").is_dir() else p
+    train = p / "train"
+    return train if train.is_dir() and not train.is_symlink() else p
 
 
 def _visible(name: str) -> bool:
@@ -55,37 +63,85 @@ def _visible(name: str) -> bool:
     return not name.startswith(".")
 
 
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """The visible entries of ``folder``, sorted by name; DataError if it cannot be listed."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted((e for e in it if _visible(e.name)), key=lambda e: e.name)
+    except OSError as e:
+        raise DataError(f"cannot list {folder} ({e.strerror or e}): check its permissions") from None
+
+
+@dataclass
+class _Tally:
+    n_non_image: int = 0
+    n_linked: int = 0
+    n_special: int = 0
+
+
+def _kind(entry: os.DirEntry, tally: _Tally) -> str | None:
+    """"dir" or "file" for a real folder or regular file; counts (and drops) links and special files.
+
+    Links are never followed: one pointing out of the tree would pull in foreign files, one
+    pointing back in (``ln -s . all``) would count images twice or loop forever.
+    """
+    if entry.is_symlink():
+        tally.n_linked += 1
+        return None
+    if entry.is_dir(follow_symlinks=False):
+        return "dir"
+    if entry.is_file(follow_symlinks=False):
+        return "file"
+    tally.n_special += 1  # a FIFO would block the decoder forever; devices and sockets are not images
+    return None
+
+
+def _class_files(folder: Path, tally: _Tally) -> list[Path]:
+    """Image files under ``folder`` (recursive, real folders only), sorted."""
+    files = []
+    for e in _entries(folder):
+        kind = _kind(e, tally)
+        if kind == "dir":
+            files += _class_files(Path(e.path), tally)
+        elif kind == "file":
+            if is_image_file(e.name):
+                files.append(Path(e.path))
+            else:
+                tally.n_non_image += 1
+    return sorted(files)
+
+
 def scan_image_folder(root: str | os.PathLike) -> FolderIndex:
     """List the image files per class under ``root`` (recursively within each class folder).
 
-    Raises DataError for a missing folder, a folder without class sub-folders, or fewer than
-    two classes with image files.
+    Only real folders and regular files count: symbolic links, named pipes, sockets and
+    devices are skipped and counted. Raises DataError for a missing folder, a folder without
+    class sub-folders, or fewer than two classes with image files.
     """
     base = resolve_folder_root(root)
-    class_dirs = sorted(d for d in base.iterdir() if d.is_dir() and _visible(d.name))
+    tally, class_dirs, loose = _Tally(), [], 0
+    for e in _entries(base):
+        kind = _kind(e, tally)
+        if kind == "dir":
+            class_dirs.append(Path(e.path))
+        elif kind == "file" and is_image_file(e.name):
+            loose += 1
     if not class_dirs:
-        loose = sum(1 for f in base.iterdir() if f.is_file() and is_image_file(f))
         hint = f" ({loose} images lie directly in it)" if loose else ""
+        if tally.n_linked:
+            hint += (f" ({tally.n_linked} symbolic links not followed: copy the class folders in, "
+                     "or pass the folder the links point to)")
         raise DataError(f"no class sub-folders in {base}{hint}: put images in {base}/<class_name>/*.jpg, one folder per class")
-    names, paths, empty, n_non_image = [], [], [], 0
+    names, paths, empty = [], [], []
     for d in class_dirs:
-        files = []
-        for dirpath, dirnames, filenames in os.walk(d):
-            dirnames[:] = sorted(n for n in dirnames if _visible(n))
-            for fn in filenames:
-                if not _visible(fn):
-                    continue
-                if is_image_file(fn):
-                    files.append(Path(dirpath) / fn)
-                else:
-                    n_non_image += 1
+        files = _class_files(d, tally)
         if files:
             names.append(d.name)
-            paths.append(sorted(files))
+            paths.append(files)
         else:
             empty.append(d.name)
     _check_classes(names, base)
-    return FolderIndex(base, names, paths, n_non_image, empty)
+    return FolderIndex(base, names, paths, tally.n_non_image, empty, tally.n_linked, tally.n_special)
 
 
 def _check_classes(names: Sequence[str], where: Path | str) -> None:
@@ -146,6 +202,8 @@ def assemble(
     max_per_class: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     empty_classes: Sequence[str] = (),
+    n_linked: int = 0,
+    n_special: int = 0,
 ) -> ImageSet:
     """Stack decoded classes into an ImageSet, dropping classes left empty and warning once per issue."""
     notes = []
@@ -153,6 +211,11 @@ def assemble(
         notes.append(f"skipped {len(empty_classes)} class folders with no images: {', '.join(empty_classes[:10])}")
     if n_non_image:
         notes.append(f"skipped {n_non_image} non-image files")
+    if n_linked:
+        notes.append(f"skipped {n_linked} symbolic links (never followed, so no image is read twice or from outside "
+                     "the folder): copy the files in if they belong to the dataset")
+    if n_special:
+        notes.append(f"skipped {n_special} named pipes, sockets or devices (not regular files)")
     if counts.get("corrupt"):
         notes.append(f"skipped {counts['corrupt']} corrupt or unreadable image files")
     if counts.get("too_large"):
@@ -177,7 +240,7 @@ def assemble(
     images = np.concatenate([per_class[c] for c in keep])
     labels = np.concatenate([np.full(len(per_class[c]), i, dtype=np.int64) for i, c in enumerate(keep)])
     return ImageSet(images, labels, names, counts.get("corrupt", 0), n_non_image,
-                    counts.get("too_large", 0), notes, source)
+                    counts.get("too_large", 0), notes, source, n_linked, n_special)
 
 
 def load_image_folder(
@@ -192,7 +255,8 @@ def load_image_folder(
 
     Every image becomes (size, size, 3) uint8 RGB (shorter side resized, centre crop).
     ``max_per_class`` draws that many images per class with ``seed`` (fewer if a class has
-    fewer: warned). Corrupt, non-image and over-``max_pixels`` files are skipped and counted.
+    fewer: warned). Corrupt, non-image and over-``max_pixels`` files, symbolic links, named pipes,
+    sockets and devices are skipped and counted.
     Raises DataError for a missing or empty folder, or fewer than two usable classes.
     """
     if size < 1:
@@ -200,4 +264,4 @@ def load_image_folder(
     index = scan_image_folder(root)
     per_class, counts = decode_per_class(index.paths, size, max_per_class, seed, max_pixels, progress)
     return assemble(per_class, index.class_names, counts, index.n_non_image, str(index.root),
-                    max_per_class, max_pixels, index.empty_classes)
+                    max_per_class, max_pixels, index.empty_classes, index.n_linked, index.n_special)

@@ -20,6 +20,8 @@ class ImageSet:
     n_too_large: images above the pixel guard (skipped)
     warnings:    the one-line warnings raised while loading, for reports
     source:      where the images came from (a path), for provenance
+    n_linked:    symbolic links found in the folder (never followed, skipped)
+    n_special:   named pipes, sockets and devices found in the folder (never opened, skipped)
     """
 
     images: np.ndarray
@@ -30,6 +32,8 @@ class ImageSet:
     n_too_large: int = 0
     warnings: list[str] = field(default_factory=list)
     source: str = ""
+    n_linked: int = 0
+    n_special: int = 0
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
@@ -59,6 +63,7 @@ class ImageSet:
         return ImageSet(
             self.images[idx], self.labels[idx], list(self.class_names),
             self.n_corrupt, self.n_non_image, self.n_too_large, list(self.warnings), self.source,
+            self.n_linked, self.n_special,
         )
 
     def fingerprint(self) -> str:

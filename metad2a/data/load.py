@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from metad2a.data.arrays import load_idx, load_npz
 from metad2a.data.decode import DEFAULT_MAX_PIXELS
 from metad2a.data.images import load_image_folder
 from metad2a.data.imageset import ImageSet
+from metad2a.data.paths import check_data_path
 from metad2a.errors import DataError
 
 FORMATS = ("auto", "folder", "idx", "npz")
@@ -16,9 +16,7 @@ FORMATS = ("auto", "folder", "idx", "npz")
 
 def detect_format(path: str | os.PathLike) -> str:
     """"npz" for a .npz file, "idx" for an idx file or a folder holding idx files, else "folder"."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise DataError(f"{p} does not exist: pass an image folder, an idx file or folder, or a .npz file")
+    p = check_data_path(path)
     if p.is_file():
         if p.suffix.lower() == ".npz":
             return "npz"

@@ -23,7 +23,7 @@ from metad2a.generation.components import build_components, checkpoint_provenanc
 from metad2a.generation.example_data import EXAMPLE_NAME, cache_dir, example_folder
 from metad2a.generation.model_file import save_model_file
 from metad2a.generation.options import check_options
-from metad2a.generation.pipeline import GenerationSettings, run_generation, timed
+from metad2a.generation.pipeline import GenerationSettings, load_settings_images, run_generation, timed
 from metad2a.generation.report import GenerationResult, format_skipped, format_table, format_timings, score_header
 
 
@@ -64,29 +64,40 @@ def generate(cfg: DictConfig) -> GenerationOutcome:
     if data is None:
         data, name = str(example_folder()), EXAMPLE_NAME  # written once (a few seconds), not timed
     t0 = time.perf_counter()
+    settings = GenerationSettings(
+        data=str(data), data_format=cfg.data.format, images_per_class=cfg.data.images_per_class,
+        image_size=cfg.data.image_size, max_pixels=cfg.data.max_pixels,
+        feature_resolution=cfg.features.resolution, search=cfg.search, num_samples=cfg.num_samples,
+        temperature=cfg.temperature, top_k=cfg.top_k, C=cfg.network.C, N=cfg.network.N,
+        cost_input_size=cfg.network.cost_input_size, seed=cfg.seed, feature_cache=cfg.features.cache,
+        progress=cfg.progress,
+    )
     with torch_threads(cfg.threads):
         timings: dict[str, float] = {}
+        # The data first: a bad dataset is refused in a second, not after the checkpoints load.
+        with timed(timings, "load_images"):
+            images = load_settings_images(settings)
+        train_set, recipe = None, None
+        if cfg.train_best:
+            from metad2a.generation.train_best import load_train_images
+            from metad2a.recipe import get_recipe
+
+            recipe = get_recipe(str(cfg.train_recipe))
+            with timed(timings, "train_best"):  # too few images per class must not wait for the ranking
+                train_set = load_train_images(str(data), recipe, cfg.data.format, cfg.seed, cfg.data.max_pixels,
+                                              cfg.progress)
         with timed(timings, "setup"):
             parts = build_components(cfg)
-        settings = GenerationSettings(
-            data=str(data), data_format=cfg.data.format, images_per_class=cfg.data.images_per_class,
-            image_size=cfg.data.image_size, max_pixels=cfg.data.max_pixels,
-            feature_resolution=cfg.features.resolution, search=cfg.search, num_samples=cfg.num_samples,
-            temperature=cfg.temperature, top_k=cfg.top_k, C=cfg.network.C, N=cfg.network.N,
-            cost_input_size=cfg.network.cost_input_size, seed=cfg.seed, feature_cache=cfg.features.cache,
-            progress=cfg.progress,
-        )
-        result, best = run_generation(settings, parts.scorer, parts.generator, parts.extractor, name=name)
+        result, best = run_generation(settings, parts.scorer, parts.generator, parts.extractor, name=name,
+                                      images=images)
         result.checkpoints = checkpoint_provenance(predictor=parts.scorer, generator=parts.generator)
         timings |= {k: v for k, v in result.timings_s.items() if k != "total"}
-        if cfg.train_best:
+        if train_set is not None:
             from metad2a.generation.train_best import train_top_cells
-            from metad2a.recipe import get_recipe
 
             with timed(timings, "train_best"):
                 result.trained, result.train = train_top_cells(
-                    [c.arch for c in result.ranked[: cfg.train_best_k]], str(data), get_recipe(str(cfg.train_recipe)),
-                    data_format=cfg.data.format, seed=cfg.seed, max_pixels=cfg.data.max_pixels,
+                    [c.arch for c in result.ranked[: cfg.train_best_k]], train_set, recipe, seed=cfg.seed,
                     progress=cfg.progress)
     out = Path(cfg.output).expanduser() if cfg.output else _output_dir() / "generate.json"
     model_path = Path(cfg.model_file).expanduser() if cfg.model_file else out.with_name("best_model.pt")

@@ -1,15 +1,15 @@
 """generate.py's options: out-of-range values and conflicting combinations, refused in one line each.
 
-Checked before anything slow (checkpoints, images) is loaded.
+Checked before anything slow is loaded; the data itself is loaded next, before the checkpoints
+(``metad2a.generation.app.generate``), so a bad dataset is refused early too.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from omegaconf import DictConfig, OmegaConf
 
 from metad2a.data.load import FORMATS
+from metad2a.data.paths import check_data_path
 from metad2a.errors import DataError, MetaD2AError
 from metad2a.generation.pipeline import DEFAULT_NUM_SAMPLES, SEARCHES
 
@@ -21,12 +21,10 @@ def _fail(key: str, msg: str) -> None:
 
 
 def check_data_format(path: str, fmt: str) -> None:
-    """Refuse a missing ``path``, or a ``data.format`` that cannot describe it."""
+    """Refuse a ``path`` that is no folder or regular file, or a ``data.format`` that cannot describe it."""
     if fmt not in FORMATS:
         _fail("data.format", f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    p = Path(path).expanduser()
-    if not p.exists():  # said before any model is loaded
-        raise DataError(f"{p} does not exist: pass an image folder, an idx file or folder, or a .npz file")
+    p = check_data_path(path)  # missing, a broken link, a FIFO...: said before anything is read
     if fmt == "npz" and p.is_dir():
         raise DataError(f"data.format=npz but {p} is a folder: pass the .npz file itself, or data.format=auto")
     if fmt == "idx" and p.is_file() and p.suffix.lower() == ".npz":

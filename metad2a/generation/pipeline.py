@@ -65,12 +65,12 @@ class GenerationSettings:
 
 @contextmanager
 def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    """Record the wall time of the block in ``timings[stage]`` (seconds)."""
+    """Add the wall time of the block to ``timings[stage]`` (seconds; a stage may be timed in parts)."""
     t0 = time.perf_counter()
     try:
         yield
     finally:
-        timings[stage] = round(time.perf_counter() - t0, 4)
+        timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t0, 4)
 
 
 def group_by_class(features: np.ndarray, labels: np.ndarray, num_classes: int, k: int, seed: int) -> np.ndarray:
@@ -147,15 +147,25 @@ def _dataset_sample(images: ImageSet, class_features: np.ndarray | None, name: s
                          features=None if class_features is None else torch.from_numpy(class_features))
 
 
+def load_settings_images(settings: GenerationSettings) -> ImageSet:
+    """The images ``settings`` asks for: ``images_per_class`` per class at ``image_size``."""
+    return load_images(settings.data, format=settings.data_format, size=settings.image_size,
+                       max_per_class=settings.images_per_class, seed=settings.seed,
+                       max_pixels=settings.max_pixels, progress=settings.progress)
+
+
 def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
                    extractor: FeatureExtractor | str | None = DEFAULT_EXTRACTOR,
-                   name: str | None = None) -> tuple[GenerationResult, NB201Network]:
+                   name: str | None = None, images: ImageSet | None = None) -> tuple[GenerationResult, NB201Network]:
     """Run the whole pipeline; returns the result and the best cell's (untrained) network.
+
+    ``images``: already loaded with ``load_settings_images(settings)`` (generate.py loads them
+    before the checkpoints, so bad data is refused first); None loads them here.
 
     ``extractor`` is a built FeatureExtractor or a name for ``build_extractor`` (at
     ``settings.feature_resolution``); None skips feature extraction (for search=exhaustive with
     a scorer that does not read ``DatasetSample.features``). Stages timed in ``result.timings_s``:
-    load_images, features, generate, score, rank, and their total.
+    load_images (when loaded here), features, generate, score, rank, and their total.
     """
     if settings.search not in SEARCHES:
         raise MetaD2AError(f"unknown search {settings.search!r}: use search=generator or search=exhaustive")
@@ -165,10 +175,9 @@ def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     name = name or dataset_name(settings.data)
-    with timed(timings, "load_images"):
-        images = load_images(settings.data, format=settings.data_format, size=settings.image_size,
-                             max_per_class=settings.images_per_class, seed=settings.seed,
-                             max_pixels=settings.max_pixels, progress=settings.progress)
+    if images is None:
+        with timed(timings, "load_images"):
+            images = load_settings_images(settings)
     with timed(timings, "features"):
         class_features = None
         if extractor is not None:
@@ -213,7 +222,8 @@ def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
     dataset = {"name": name, "num_classes": images.num_classes, "images_used": len(images),
                "path": str(settings.data), "class_names": list(images.class_names),
                "fingerprint": images.fingerprint()}
-    skipped = {"corrupt": images.n_corrupt, "non_image": images.n_non_image, "too_large": images.n_too_large}
+    skipped = {"corrupt": images.n_corrupt, "non_image": images.n_non_image, "too_large": images.n_too_large,
+               "linked": images.n_linked, "special": images.n_special}
     result = GenerationResult(ranked=ranked, dataset=dataset, timings_s=timings, generator=gen_counts, config={},
                               predictor=getattr(scorer, "name", type(scorer).__name__), skipped_files=skipped,
                               warnings=notes)

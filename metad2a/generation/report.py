@@ -51,7 +51,7 @@ class GenerationResult:
     train: dict[str, Any] = field(default_factory=dict)  # {recipe, recipe_hash, train_images, test_images}
     model_file: str = ""
     checkpoints: dict[str, Any] = field(default_factory=dict)  # {role: {path, data_fingerprint, code_version}}
-    skipped_files: dict[str, int] = field(default_factory=dict)  # {corrupt, non_image, too_large}
+    skipped_files: dict[str, int] = field(default_factory=dict)  # {corrupt, non_image, too_large, linked, special}
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

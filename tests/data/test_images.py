@@ -268,7 +268,7 @@ def test_npz_errors(tmp_path):
     with pytest.raises(DataError, match="3 images but 2 labels"):
         load_npz(tmp_path / "mis.npz")
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match="is not an npz archive"):
         load_npz(tmp_path / "junk.npz")
 
 

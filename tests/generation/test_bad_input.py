@@ -6,6 +6,7 @@ check that what the user sees is really one line.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from PIL import Image
 
 from metad2a.generation.app import generate, generate_main
+from tests.conftest import run_within, unblock_fifo
 from tests.generation.conftest import REPO, gen_config, make_folder
 
 
@@ -76,10 +78,58 @@ def test_unusable_data_is_one_line(tmp_path, capsys, build, message):
 
 def test_empty_npz_and_wrong_format_files(tmp_path, capsys):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert "not a readable .npz" in one_error_line(capsys, gen_config(tmp_path, f"data.path={tmp_path / 'junk.npz'}"))
+    assert "is not an npz archive" in one_error_line(capsys, gen_config(tmp_path, f"data.path={tmp_path / 'junk.npz'}"))
     (tmp_path / "notes.txt").write_text("hi")
     line = one_error_line(capsys, gen_config(tmp_path, f"data.path={tmp_path / 'notes.txt'}"))
     assert "cannot tell the format" in line
+
+
+def _nan_npz(root: Path) -> Path:
+    root.mkdir()
+    x = np.zeros((4, 8, 8), np.float32)
+    x[2, 3, 3] = np.nan
+    np.savez(root / "x.npz", x=x, y=[0, 0, 1, 1])
+    return root / "x.npz"
+
+
+def _text_as_npz(root: Path) -> Path:
+    root.mkdir()
+    (root / "notes.npz").write_text("not an archive")
+    return root / "notes.npz"
+
+
+def _dangling(root: Path) -> Path:
+    root.mkdir()
+    (root / "link").symlink_to(root / "moved_away")
+    return root / "link"
+
+
+@pytest.mark.parametrize("build,overrides,message", [
+    (_single_class, [], "only one class ('c0')"),
+    (_all_corrupt_but_one_class, [], "only one class ('c0')"),
+    (_nan_npz, [], "1 of 4 images hold NaN or infinite pixels"),
+    (_text_as_npz, ["data.format=npz"], "is not an npz archive"),
+    (_dangling, [], "is a dangling symbolic link"),
+    (lambda r: make_folder(r, classes=2, per_class=1), ["train_best=true"], "train_best needs at least 2 images"),
+], ids=["single-class", "corrupt-class", "nan-npz", "not-npz", "dangling-link", "train-best-one-per-class"])
+def test_bad_data_is_refused_before_the_checkpoints_load(tmp_path, capsys, monkeypatch, build, overrides, message):
+    """Nothing slow (checkpoints, backbone, ranking) runs before the data is known to be usable."""
+    def too_early(*args, **kwargs):
+        raise AssertionError("checkpoints loaded before the data was checked")
+
+    monkeypatch.setattr("metad2a.generation.app.build_components", too_early)
+    data = build(tmp_path / "ds")
+    line = one_error_line(capsys, gen_config(tmp_path, f"data.path={data}", *overrides))
+    assert message in line and "allow_pickle" not in line
+
+
+def test_train_best_with_one_image_per_class_stops_before_ranking(tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr("metad2a.generation.app.run_generation", lambda *a, **k: calls.append(1))
+    data = make_folder(tmp_path / "ds", classes=3, per_class=2)
+    (data / "c1" / "1.png").unlink()
+    line = one_error_line(capsys, gen_config(tmp_path, f"data.path={data}", "train_best=true"))
+    assert "train_best needs at least 2 images per class" in line and "c1 has fewer" in line and not calls
 
 
 # ---------------------------------------------------------------- odd but usable data: warn and run
@@ -106,6 +156,22 @@ def test_corrupt_and_non_image_files_are_skipped_and_counted(tmp_path, caplog, c
     assert "skipped 2 corrupt or unreadable" in caplog.text and "skipped 2 non-image files" in caplog.text
 
 
+def test_links_and_special_files_are_skipped_and_counted(tmp_path, capsys):
+    data = make_folder(tmp_path / "ds", classes=2, per_class=3)
+    (data / "all").symlink_to(".")  # would be a class mixing every image
+    os.mkfifo(data / "c0" / "pipe.jpg")  # would block the decoder forever
+    try:
+        cfg = gen_config(tmp_path, f"data.path={data}", "top_k=2", "num_samples=4")
+        rc = run_within(120, lambda: generate_main(cfg))
+    finally:
+        unblock_fifo(data / "c0" / "pipe.jpg")
+    out = capsys.readouterr().out
+    assert rc == 0 and "ds: 2 classes, 6 images used, 2 files skipped (1 linked, 1 special)" in out
+    doc = json.loads((tmp_path / "out" / "generate.json").read_text())
+    assert doc["dataset"]["class_names"] == ["c0", "c1"]
+    assert doc["skipped_files"] == {"corrupt": 0, "non_image": 0, "too_large": 0, "linked": 1, "special": 1}
+
+
 def _save(img: Image.Image, path: Path, **kw) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, **kw)
@@ -125,7 +191,7 @@ def test_odd_image_modes_and_sizes_are_used(tmp_path, caplog):
         r = generate(gen_config(tmp_path, f"data.path={d}", "data.max_pixels=1000000", "top_k=2",
                                 "num_samples=4")).result
     assert r.dataset["num_classes"] == 2 and r.dataset["images_used"] == 6
-    assert r.skipped_files == {"corrupt": 0, "non_image": 0, "too_large": 1}
+    assert r.skipped_files == {"corrupt": 0, "non_image": 0, "too_large": 1, "linked": 0, "special": 0}
     assert "larger than 1 megapixels" in caplog.text
 
 

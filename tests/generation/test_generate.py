@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 import torch
 
+from metad2a.data import load_images
+from metad2a.features.extractor import FeatureExtractor
 from metad2a.generation.app import generate, generate_main
 from metad2a.generation.model_file import load_model_file
+from metad2a.generation.pipeline import scorer_images
+from metad2a.predictors.base import DatasetSample
+from metad2a.predictors.graf import GRAFScorer
+from metad2a.predictors.naswot import NASWOTScorer
 from metad2a.space import canonical_form, parse
 from metad2a.space.network import build_model, count_flops, count_params
 from tests.generation.conftest import REPO, gen_config, make_folder
@@ -25,6 +31,19 @@ STAGES = ("setup", "load_images", "features", "generate", "score", "rank", "writ
 def run_script(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "generate.py"), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def count_backbone_calls(monkeypatch) -> list[int]:
+    """A list that gets, per backbone call, the number of images embedded (cache hits add nothing)."""
+    computed: list[int] = []
+    real = FeatureExtractor._compute
+
+    def spy(self, images, progress):
+        computed.append(len(images))
+        return real(self, images, progress)
+
+    monkeypatch.setattr(FeatureExtractor, "_compute", spy)
+    return computed
 
 
 def check_schema(doc: dict, num_classes: int, top_k: int) -> None:
@@ -71,17 +90,28 @@ def test_tiny_folder_end_to_end_writes_json_and_a_loadable_model(tmp_path):
     assert doc["model_file"] == str(outcome.model_path)
 
 
-def test_same_seed_same_result_and_train_subfolder_is_found(tmp_path):
+def test_same_seed_same_result_and_train_subfolder_is_found(tmp_path, monkeypatch):
     make_folder(tmp_path / "ds" / "train", classes=2, per_class=4)
     make_folder(tmp_path / "ds" / "test" / "extra", classes=1, per_class=2)  # ignored: train/ wins
+    computed = count_backbone_calls(monkeypatch)
     docs = []
     for i in range(2):
         cfg = gen_config(tmp_path / str(i), f"data.path={tmp_path / 'ds'}", "top_k=3", "num_samples=10")
         docs.append(generate(cfg).result)
     assert docs[0].dataset["num_classes"] == 2 and docs[0].dataset["images_used"] == 8
     assert [c.arch for c in docs[0].ranked] == [c.arch for c in docs[1].ranked]
+    assert [c.predicted_accuracy for c in docs[0].ranked] == [c.predicted_accuracy for c in docs[1].ranked]
     assert docs[0].dataset["fingerprint"] == docs[1].dataset["fingerprint"]
-    assert docs[1].timings_s["features"] >= 0  # second run hits the feature cache
+    assert computed == [8]  # the second run read all 8 feature vectors from the cache
+    assert len(list((tmp_path / "cache" / "features").rglob("*.npy"))) == 1
+
+
+def test_feature_cache_off_computes_every_time(tmp_path, monkeypatch):
+    data = make_folder(tmp_path / "ds", classes=2, per_class=3)
+    computed = count_backbone_calls(monkeypatch)
+    for i in range(2):
+        generate(gen_config(tmp_path / str(i), f"data.path={data}", "top_k=2", "num_samples=4", "features.cache=false"))
+    assert computed == [6, 6] and not (tmp_path / "cache" / "features").exists()
 
 
 @pytest.mark.parametrize("fmt", ["npz", "idx"])
@@ -110,14 +140,17 @@ def test_exhaustive_search_scores_every_unique_cell(tmp_path):
 
 
 def test_cli_prints_table_and_paths(tmp_path, meta_data):
-    data = make_folder(tmp_path / "ds", classes=2, per_class=3)
-    out = run_script(tmp_path, f"data={data}", "top_k=3", "num_samples=10", f"output={tmp_path / 'r.json'}",
+    """Paths as users have them (non-ASCII, commas, '=', brackets, quotes) need no quoting for Hydra."""
+    odd = tmp_path / "猫 a,b=(1)[x] it's"
+    data = make_folder(odd / "ds", classes=2, per_class=3)
+    out = run_script(tmp_path, f"data={data}", "top_k=3", "num_samples=10", f"output={odd / 'r.json'}",
                      env={"METAD2A_META_DATA": str(meta_data), "METAD2A_CACHE": str(tmp_path / "cache")})
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "pred. acc" in out.stdout and f"result: {tmp_path / 'r.json'}" in out.stdout
+    assert "pred. acc" in out.stdout and f"result: {odd / 'r.json'}" in out.stdout
     assert "load_model_file" in out.stdout and "Traceback" not in out.stderr
-    assert json.loads((tmp_path / "r.json").read_text())["dataset"]["num_classes"] == 2
-    assert (tmp_path / "best_model.pt").is_file()
+    doc = json.loads((odd / "r.json").read_text())
+    assert doc["dataset"]["num_classes"] == 2 and doc["dataset"]["path"] == str(data)
+    assert (odd / "best_model.pt").is_file()
 
 
 def test_no_argument_example_runs_in_the_hydra_run_dir(tmp_path, meta_data):
@@ -140,27 +173,51 @@ def test_generate_main_returns_zero_and_prints(tmp_path, capsys):
     assert "ds: 2 classes, 6 images used" in printed and "generator: 5 sampled" in printed
 
 
-@pytest.mark.parametrize("predictor", ["naswot", "agnostic"])
-def test_other_predictors_through_generate(tmp_path, meta_data, predictor):
+def _scores(r) -> list[float]:
+    return [c.predicted_accuracy for c in r.ranked]
+
+
+def test_naswot_through_generate_scores_the_users_images(tmp_path):
+    """generate's NASWOT scores are the unit-level NASWOT of each cell on the user's own images."""
     data = make_folder(tmp_path / "ds", classes=2, per_class=4)
-    extra = {"naswot": ["predictor.C=4", "predictor.N=1", "predictor.batch_size=8"],
-             "agnostic": [f"predictor.checkpoint={meta_data / 'checkpoints' / 'predictor_agnostic.pt'}"]}[predictor]
-    r = generate(gen_config(tmp_path, f"data.path={data}", f"predictor={predictor}", "top_k=2", "num_samples=4",
-                            *extra)).result
-    assert r.predictor == {"naswot": "naswot", "agnostic": "meta_agnostic"}[predictor] and len(r.ranked) >= 1
-    assert all(np.isfinite(c.predicted_accuracy) or c.predicted_accuracy == -np.inf for c in r.ranked)
+    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=naswot", "top_k=5", "num_samples=12",
+                            "predictor.C=4", "predictor.N=1", "predictor.batch_size=8")).result
+    assert r.predictor == "naswot" and len(r.ranked) == 5
+    images = load_images(data, size=64, max_per_class=20)
+    sample = DatasetSample(num_classes=2, images=scorer_images(images.images, 32))
+    archs = [c.arch for c in r.ranked]
+    assert _scores(r) == pytest.approx(NASWOTScorer(batch_size=8, C=4, N=1).score(archs, sample).tolist(), rel=1e-9)
+    assert len(set(_scores(r))) > 1 and all(np.isfinite(_scores(r)))
+    # another dataset gives other scores: the images really reach the scorer
+    other = DatasetSample(num_classes=2, images=torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+    assert NASWOTScorer(batch_size=8, C=4, N=1).score(archs, other).tolist() != pytest.approx(_scores(r), rel=1e-6)
 
 
-@pytest.mark.parametrize("predictor", ["graf", "ensemble"])
-def test_database_fitted_predictors_through_generate(tmp_path, predictor):
-    small = ["predictor.n_estimators=5"] if predictor == "graf" else ["predictor.members.1.n_estimators=5"]
+def test_graf_through_generate_matches_a_forest_fitted_on_the_store(tmp_path, meta_data):
     data = make_folder(tmp_path / "ds", classes=2, per_class=3)
-    r = generate(gen_config(tmp_path, f"data.path={data}", f"predictor={predictor}", "top_k=3", "num_samples=10",
-                            *small)).result
-    assert r.predictor == predictor and len(r.ranked) == 3
-    if predictor == "ensemble":
-        assert all(0.0 <= c.predicted_accuracy <= 1.0 for c in r.ranked)
-        assert set(r.checkpoints) == {"generator", "predictor.meta"}
+    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=graf", "top_k=5", "num_samples=20",
+                            "predictor.n_estimators=5")).result
+    assert r.predictor == "graf" and len(r.ranked) == 5
+    graf = GRAFScorer(n_estimators=5, fit_db=meta_data / "meta-train.sqlite", seed=0)
+    assert _scores(r) == pytest.approx(graf.score([c.arch for c in r.ranked]).tolist(), rel=1e-9)
+    assert len(set(_scores(r))) > 1
+
+
+def test_agnostic_predictor_through_generate(tmp_path, meta_data):
+    data = make_folder(tmp_path / "ds", classes=2, per_class=4)
+    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=agnostic", "top_k=2", "num_samples=4",
+                            f"predictor.checkpoint={meta_data / 'checkpoints' / 'predictor_agnostic.pt'}")).result
+    assert r.predictor == "meta_agnostic" and len(r.ranked) >= 1 and all(np.isfinite(_scores(r)))
+    assert r.checkpoints["predictor"]["path"].endswith("predictor_agnostic.pt")
+
+
+def test_ensemble_through_generate(tmp_path):
+    data = make_folder(tmp_path / "ds", classes=2, per_class=3)
+    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=ensemble", "top_k=3", "num_samples=10",
+                            "predictor.members.1.n_estimators=5")).result
+    assert r.predictor == "ensemble" and len(r.ranked) == 3
+    assert all(0.0 <= s <= 1.0 for s in _scores(r)) and len(set(_scores(r))) > 1
+    assert set(r.checkpoints) == {"generator", "predictor.meta"}
 
 
 def test_graf_nb201_prior_through_generate(tmp_path, shared_data, monkeypatch):
