@@ -71,7 +71,7 @@ def _command(cfg: DictConfig) -> str:
 def protocol(cfg: DictConfig, result: BenchResult, methods: dict[str, Any], truth: GroundTruth,
              group: str, date: str) -> dict:
     """Everything needed to reproduce and trust the numbers."""
-    from metad2a.training.checkpoint import code_version
+    from metad2a.models.checkpoint import code_version
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
     paths = [v for n in methods for v in resolved["methods"][n].values() if isinstance(v, str)]
