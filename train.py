@@ -17,22 +17,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from metad2a.errors import MetaD2AError
 from metad2a.meta_data import export_meta_data_dir
+from metad2a.training.config import register_configs, train_settings
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from metad2a.models import ModelConfig
-    from metad2a.training.config import TrainerConfig, check_train_config
     from metad2a.training.evaluate import report_held_out
     from metad2a.training.logging import make_logger
     from metad2a.training.meta_train import meta_train
     from metad2a.training.tasks import load_meta_tasks
 
     try:
-        model_cfg, trainer_cfg = ModelConfig.from_dict(cfg.model), TrainerConfig.from_dict(cfg.trainer)
-        check_train_config(model_cfg, trainer_cfg)  # before the data, which can take a while to load
+        model_cfg, trainer_cfg = train_settings(cfg)  # refused before the data, which can take a while to load
         resolved = OmegaConf.to_container(cfg, resolve=True)
         tasks = load_meta_tasks(cfg)
         logger = make_logger(cfg.logger, resolved, dir=HydraConfig.get().runtime.output_dir)
@@ -53,4 +51,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     export_meta_data_dir()  # the shipped meta_data/, from any working directory
+    register_configs()  # conf/train.yaml's schema: Hydra refuses wrong types and unknown keys
     main()

@@ -97,6 +97,9 @@ def datasets(names: list[str], cache: Path) -> dict[str, Path]:
 def compose_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
+    from metad2a.generation.config import register_configs
+
+    register_configs()  # conf/generate.yaml names its schema first
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return compose("generate", overrides=overrides)
 

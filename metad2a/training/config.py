@@ -2,9 +2,10 @@
 
 ``register_configs()`` stores ``TrainConfig`` in Hydra's ConfigStore as ``train_schema``, the
 first entry of conf/train.yaml's defaults list. Hydra then refuses a wrong type
-(``trainer.epochs=abc``) or an unknown key (``+model.hiden_dim=64``) with its own message before
-anything runs. What a type cannot say (ranges, choices, fields that depend on each other) is
-``check_train_config``'s job: one ``ConfigError`` line that says what to set.
+(``trainer.epochs=abc``) or an unknown key (``model.hiden_dim=64``, or a typo in a YAML file)
+with its own message before anything runs. ``train_settings`` refuses the keys Hydra lets
+through with ``+`` and what a type cannot say (ranges, choices, fields that depend on each
+other): one ``ConfigError`` line that says what to set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Mapping
 
 from metad2a.errors import ConfigError
 from metad2a.models.config import ModelConfig
+from metad2a.schema import refuse_unknown_keys
 from metad2a.training.logging import LoggerConfig
 
 
@@ -114,3 +116,11 @@ def check_train_config(model: ModelConfig, trainer: TrainerConfig) -> None:
     if not (trainer.train_generator or trainer.train_predictor or trainer.train_agnostic):
         raise ConfigError("trainer.train_generator, train_predictor and train_agnostic are all false: "
                           "set at least one to true")
+
+
+def train_settings(cfg: Mapping[str, Any]) -> tuple[ModelConfig, TrainerConfig]:
+    """The model and loop settings of a composed conf/train.yaml, refused in one line if they cannot work."""
+    refuse_unknown_keys(cfg, TrainConfig)
+    model, trainer = ModelConfig.from_dict(cfg["model"]), TrainerConfig.from_dict(cfg["trainer"])
+    check_train_config(model, trainer)
+    return model, trainer
