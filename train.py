@@ -17,13 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from metad2a.errors import MetaD2AError
 from metad2a.meta_data import export_meta_data_dir
-from metad2a.training.config import register_configs, train_settings
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from metad2a.training.config import train_settings
     from metad2a.training.evaluate import report_held_out
     from metad2a.training.logging import make_logger
     from metad2a.training.meta_train import meta_train
@@ -50,6 +50,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from metad2a.training.config import register_configs  # imports torch and PyG: after the warning filter
+
     export_meta_data_dir()  # the shipped meta_data/, from any working directory
     register_configs()  # conf/train.yaml's schema: Hydra refuses wrong types and unknown keys
     main()
