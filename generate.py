@@ -16,6 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from metad2a.generation.cli import expand_shorthands
+from metad2a.generation.config import register_configs
 from metad2a.meta_data import export_meta_data_dir
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
@@ -31,4 +32,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     export_meta_data_dir()  # the shipped meta_data/, from any working directory
     sys.argv[1:] = expand_shorthands(sys.argv[1:])  # data=PATH -> data.path='PATH', quoted for Hydra
+    register_configs()  # conf/generate.yaml's schema: Hydra refuses wrong types and unknown keys
     main()

@@ -23,19 +23,20 @@ warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=Fu
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from metad2a.models import ModelConfig
+    from metad2a.training.config import train_settings
     from metad2a.training.evaluate import report_held_out
     from metad2a.training.logging import make_logger
-    from metad2a.training.meta_train import TrainerConfig, meta_train
+    from metad2a.training.meta_train import meta_train
     from metad2a.training.tasks import load_meta_tasks
 
     try:
+        model_cfg, trainer_cfg = train_settings(cfg)  # refused before the data, which can take a while to load
         resolved = OmegaConf.to_container(cfg, resolve=True)
         tasks = load_meta_tasks(cfg)
         logger = make_logger(cfg.logger, resolved, dir=HydraConfig.get().runtime.output_dir)
         try:
-            result = meta_train(tasks, ModelConfig.from_dict(cfg.model), TrainerConfig.from_dict(cfg.trainer),
-                                cfg.checkpoint_dir, config=resolved, logger=logger, seed=cfg.seed)
+            result = meta_train(tasks, model_cfg, trainer_cfg, cfg.checkpoint_dir, config=resolved, logger=logger,
+                                seed=cfg.seed)
             print(f"checkpoints in {result.checkpoint_dir}/ (best valid: "
                   + ", ".join(f"{k}={v:.4g}" for k, v in result.best.items()) + ")")
             ev = cfg.evaluate
@@ -49,5 +50,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from metad2a.training.config import register_configs  # imports torch and PyG: after the warning filter
+
     export_meta_data_dir()  # the shipped meta_data/, from any working directory
+    register_configs()  # conf/train.yaml's schema: Hydra refuses wrong types and unknown keys
     main()

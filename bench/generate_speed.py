@@ -43,7 +43,8 @@ TARGET_S = 10.0
 def tiny_synthetic_checkpoints(out: Path) -> Path:
     """One epoch of meta-training on synthetic 1280-d tasks with the default ModelConfig sizes."""
     from metad2a.models import ModelConfig
-    from metad2a.training.meta_train import TrainerConfig, meta_train
+    from metad2a.training.config import TrainerConfig
+    from metad2a.training.meta_train import meta_train
     from metad2a.training.synthetic import make_synthetic_tasks
 
     tasks = make_synthetic_tasks(num_tasks=8, feat_dim=1280, num_classes=(3, 5), samples_per_class=4,
@@ -54,7 +55,7 @@ def tiny_synthetic_checkpoints(out: Path) -> Path:
 
 
 def find_checkpoints(arg: str | None, tmp: Path) -> tuple[Path, str]:
-    from metad2a.training.checkpoint import GENERATOR_FILE, PREDICTOR_FILE, default_checkpoint_dir
+    from metad2a.models.checkpoint import GENERATOR_FILE, PREDICTOR_FILE, default_checkpoint_dir
 
     def complete(d: Path) -> bool:
         return (d / GENERATOR_FILE).is_file() and (d / PREDICTOR_FILE).is_file()
@@ -96,6 +97,9 @@ def datasets(names: list[str], cache: Path) -> dict[str, Path]:
 def compose_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
+    from metad2a.generation.config import register_configs
+
+    register_configs()  # conf/generate.yaml names its schema first
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return compose("generate", overrides=overrides)
 

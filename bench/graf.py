@@ -21,7 +21,8 @@ from sklearn.base import clone
 
 from metad2a.metrics import kendall_tau
 from metad2a.nb201_tables import test_accuracy, zero_cost_proxies
-from metad2a.predictors.graf import NUM_FEATURES, GRAFScorer, graf_matrix
+from metad2a.predictors.graf import GRAFScorer, graf_matrix
+from metad2a.space.graf import NUM_FEATURES
 from metad2a.shared_data import shared_file
 from results_io import RESULTS as SEED_METHODS, file_sha256, update_results  # bench/results_io.py
 

@@ -266,6 +266,10 @@ def import_table(db: str | os.PathLike) -> int:
 def main() -> None:
     import hydra
 
+    from metad2a.collect_config import register_configs
+
+    register_configs()  # conf/collect.yaml's schema: Hydra refuses wrong types and unknown keys
+
     @hydra.main(config_path=str(_REPO / "conf"), config_name="collect", version_base="1.3")
     def _main(cfg) -> None:
         print(json.dumps(run(cfg)))

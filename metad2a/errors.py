@@ -5,6 +5,10 @@ class MetaD2AError(Exception):
     """Base class: every error the project raises on purpose derives from this."""
 
 
+class ConfigError(MetaD2AError, ValueError):
+    """A setting is out of range or conflicts with another (types and unknown keys are Hydra's to refuse)."""
+
+
 class InvalidArchError(MetaD2AError, ValueError):
     """An NB201 architecture string, tuple or index is malformed."""
 

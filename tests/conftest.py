@@ -5,10 +5,20 @@ from typing import Callable, Mapping, TypeVar
 
 import pytest
 
+from metad2a.bench.config import register_configs as register_bench
+from metad2a.collect_config import register_configs as register_collect
+from metad2a.generation.config import register_configs as register_generate
+from metad2a.training.config import register_configs as register_train
+
 REPO = Path(__file__).resolve().parent.parent
 # Set by .ci/run, where ../shared is always present: a missing shared dir then fails instead of skipping.
 REQUIRE_SHARED = "METAD2A_REQUIRE_SHARED"
 T = TypeVar("T")
+
+# The top-level configs in conf/ name their schemas first; tests compose them in-process, as the
+# entry points (train.py, generate.py, -m metad2a.collect, -m metad2a.bench) do after registering.
+for register in (register_train, register_generate, register_collect, register_bench):
+    register()
 
 
 def _shared() -> Path | None:

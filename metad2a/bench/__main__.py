@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from metad2a.bench.app import bench_main
+from metad2a.bench.config import register_configs
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)  # raised by PyG's import
 CONF = Path(__file__).resolve().parents[2] / "conf" / "bench"
@@ -26,4 +27,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    register_configs()  # conf/bench/default.yaml's schema: Hydra refuses wrong types and unknown keys
     main()

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from metad2a.atomic import atomic_write_json, atomic_write_text
 from metad2a.bench import plots
+from metad2a.bench.config import BenchConfig
 from metad2a.bench.ground_truth import GroundTruth
 from metad2a.bench.provenance import fingerprints, machine, utc_now
 from metad2a.bench.report import scores_json, to_json, to_markdown
@@ -25,6 +26,7 @@ from metad2a.bench.runner import BenchResult, run_benchmark
 from metad2a.bench.tasks import BenchTask, load_bench_tasks
 from metad2a.errors import MetaD2AError
 from metad2a.recipe import recipe_hash
+from metad2a.schema import refuse_unknown_keys
 from metad2a.training.logging import make_logger
 
 GROUND_TRUTH = ("the seed mean of the records' `target` under the task's recipe; a pick outside the "
@@ -71,7 +73,7 @@ def _command(cfg: DictConfig) -> str:
 def protocol(cfg: DictConfig, result: BenchResult, methods: dict[str, Any], truth: GroundTruth,
              group: str, date: str) -> dict:
     """Everything needed to reproduce and trust the numbers."""
-    from metad2a.training.checkpoint import code_version
+    from metad2a.models.checkpoint import code_version
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
     paths = [v for n in methods for v in resolved["methods"][n].values() if isinstance(v, str)]
@@ -115,6 +117,7 @@ def run(cfg: DictConfig) -> dict:
 
     from metad2a.collect import resolve_device
 
+    refuse_unknown_keys(cfg, BenchConfig)  # what Hydra lets through with +key=...
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     if not cfg.seeds:

@@ -12,8 +12,9 @@ load on first use, so building a method from its config never touches the disk.
     NASWOT              NASWOT over ``num_cells`` random unique cells, or over the evaluated cells
     GRAF                GRAF-RF fitted on pooled meta-training records (accuracy z-scored within
                         each task), scoring the evaluated cells
-    ANASOD              random search in op-distribution space over the evaluated cells, a query
-                        answered by their ground truth; ``budget`` cells trained
+    ANASOD              random search in op-distribution space over the evaluated cells
+                        (``search.anasod_random_order``), a query answered by their ground truth;
+                        ``budget`` cells trained
     RandomChoice        every evaluated cell equally likely: its metrics are exact expectations
     Oracle              the best evaluated cell; every evaluated cell trained
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Protocol, Sequence
@@ -38,7 +39,7 @@ import numpy as np
 
 from metad2a.bench.tasks import BenchTask
 from metad2a.errors import MetaD2AError
-from metad2a.search import counts_of
+from metad2a.search import anasod_random_order
 from metad2a.space import canonical_form, unique_cells
 
 
@@ -256,24 +257,6 @@ class GRAF:
         return MethodRun([pick], search_s, 0, scores, len(task.archs))
 
 
-def anasod_order(archs: Sequence[str], budget: int, rng: np.random.Generator) -> list[int]:
-    """ANASOD random search restricted to ``archs``: indices in query order, ``min(budget, n)`` of them.
-
-    Each query draws an op distribution (op counts) uniformly among those that still have
-    unqueried cells in ``archs``, then one of its unqueried cells uniformly.
-    """
-    by_counts: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for i, a in enumerate(archs):
-        by_counts[counts_of(a)].append(i)
-    left = {c: list(ix) for c, ix in sorted(by_counts.items())}
-    order: list[int] = []
-    while len(order) < min(budget, len(archs)):
-        dists = [c for c, ix in left.items() if ix]
-        cells = left[dists[int(rng.integers(len(dists)))]]
-        order.append(cells.pop(int(rng.integers(len(cells)))))
-    return order
-
-
 class ANASOD:
     """ANASOD random search over the evaluated cells with ``budget`` queries; the best queried cell."""
 
@@ -286,7 +269,7 @@ class ANASOD:
 
     def run(self, task: BenchTask, seed: int) -> MethodRun:
         t0 = time.perf_counter()
-        queried = anasod_order(task.archs, self.budget, np.random.default_rng(seed))
+        queried = anasod_random_order(task.archs, self.budget, np.random.default_rng(seed))
         best = max(queried, key=lambda i: task.accs[i])
         search_s = time.perf_counter() - t0 + sum(task.train_seconds.get(task.archs[i], 0.0) for i in queried)
         return MethodRun([task.archs[best]], search_s, len(queried), None, len(queried))

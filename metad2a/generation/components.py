@@ -68,7 +68,7 @@ def check_feature_dims(extractor: FeatureExtractor, **parts) -> None:
             check_feature_dims(extractor, **{f"{role} member {getattr(m, 'name', '?')}": m})
         dim = getattr(obj, "feat_dim", None)
         if dim is not None and dim != extractor.dim:
-            from metad2a.training.checkpoint import REBUILD
+            from metad2a.models.checkpoint import REBUILD
 
             raise CheckpointError(f"the {role} checkpoint {getattr(obj, 'path', '')} expects {dim}-d features but "
                                   f"{extractor.name} makes {extractor.dim}-d ones: {REBUILD}")

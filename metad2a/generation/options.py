@@ -11,7 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 from metad2a.data.load import FORMATS
 from metad2a.data.paths import check_data_path
 from metad2a.errors import DataError, MetaD2AError
+from metad2a.generation.config import GenerateConfig
 from metad2a.generation.pipeline import DEFAULT_NUM_SAMPLES, SEARCHES
+from metad2a.schema import refuse_unknown_keys
 
 NUM_UNIQUE_CELLS = 6466  # NB201 cells up to isomorphism (NB201 convention): what search=exhaustive scores
 
@@ -36,6 +38,7 @@ def check_data_format(path: str, fmt: str) -> None:
 
 def check_options(cfg: DictConfig) -> None:
     """Refuse out-of-range and conflicting options before any slow work, one line each."""
+    refuse_unknown_keys(cfg, GenerateConfig)  # what Hydra lets through with +key=...
     for key in ("top_k", "data.images_per_class", "data.image_size", "data.max_pixels", "features.resolution",
                 "network.C", "network.N", "network.cost_input_size"):
         v = OmegaConf.select(cfg, key)

@@ -17,14 +17,13 @@ import torch
 from torch import nn
 
 from metad2a.space import NODE_TYPES, format_cell
+from metad2a.space.graf import NUM_FEATURES, graf_features
 
-GRAF_DIM = 191
+GRAF_DIM = NUM_FEATURES  # 191
 
 
 @lru_cache(maxsize=32768)
 def _graf(arch: str) -> tuple[float, ...]:
-    from metad2a.predictors.graf import graf_features
-
     return tuple(graf_features(arch).tolist())
 
 

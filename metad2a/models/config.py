@@ -27,7 +27,7 @@ class ModelConfig:
     align_weight: float = 0.0  # MSE from the dataset posterior mean to its targets' graph means
     contrastive_weight: float = 0.0  # InfoNCE between tasks in a batch
     contrastive_temperature: float = 0.1
-    # meta-predictor objective (see training.losses)
+    # meta-predictor objective (see predictor.MetaPredictor.loss and losses.py)
     reg_weight: float = 1.0
     rank_weight: float = 1.0
     rank_loss: str = "pairwise"  # pairwise | listnet

@@ -57,8 +57,8 @@ from torch import nn
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_decoder import OP_NODES, GraphDecoder
 from metad2a.models.graph_encoder import GraphEncoder
+from metad2a.models.losses import pairwise_ranking_loss
 from metad2a.models.set_encoder import DatasetEncoder
-from metad2a.training.losses import pairwise_ranking_loss
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

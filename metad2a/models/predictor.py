@@ -3,6 +3,7 @@
     d = DatasetEncoder(features)          (B, dim)   or a learned constant (dataset-agnostic)
     g = GraphEncoder(cell)                (M, dim)   (+ MLP(GRAF features) with cell_features="graf")
     y = MLP([d ; g ; d * g])              (M,)       accuracy / 100
+    loss = reg_weight MSE(y, acc) + rank_weight ranking(y, acc within each task)     (losses.py)
 
 The product term lets the dataset re-weight cell features, which is what a *within-task*
 ranking needs: without it, d could only shift every cell of a task by the same amount (task
@@ -18,6 +19,7 @@ from torch import nn
 from metad2a.models.cell_features import GRAF_DIM, CellFeatures
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_encoder import GraphEncoder
+from metad2a.models.losses import ranking_loss, regression_loss
 from metad2a.models.set_encoder import DatasetEncoder
 
 
@@ -54,3 +56,14 @@ class MetaPredictor(nn.Module):
         if self.cfg.cell_features == "graf":
             g = g + self.cell_proj(self.cell_features(node_type))
         return self.head(torch.cat([d, g, d * g], dim=1)).squeeze(1)
+
+    def loss(self, features: torch.Tensor | None, mask: torch.Tensor | None, node_type: torch.Tensor,
+             acc: torch.Tensor, task_index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Regression plus within-task ranking for B tasks and their M evaluated cells.
+
+        features (B, C, N, D), mask (B, C, N); node_type (M, 8); acc (M,) in [0, 1]; task_index (M,)
+        in 0..B-1. Returns {"loss": reg_weight * mse + rank_weight * rank, "mse": ..., "rank": ...}.
+        """
+        pred = self(self.embed_dataset(features, mask), node_type, task_index)
+        reg, rank = regression_loss(pred, acc), ranking_loss(self.cfg.rank_loss, pred, acc, task_index)
+        return {"loss": self.cfg.reg_weight * reg + self.cfg.rank_weight * rank, "mse": reg, "rank": rank}

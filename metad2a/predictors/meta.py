@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from metad2a.errors import DataError
+from metad2a.models.checkpoint import (AGNOSTIC_FILE, GENERATOR_FILE, PREDICTOR_FILE, default_checkpoint_dir,
+                                       load_generator, load_predictor)
 from metad2a.models.graph_decoder import types_to_archs
 from metad2a.models.graph_encoder import encode_archs
 from metad2a.predictors.base import DatasetSample
-from metad2a.training.checkpoint import (AGNOSTIC_FILE, GENERATOR_FILE, PREDICTOR_FILE, default_checkpoint_dir,
-                                         load_generator, load_predictor)
 
 
 def _features(features: np.ndarray | torch.Tensor, feat_dim: int, extractor: str) -> torch.Tensor:

@@ -4,6 +4,7 @@ from metad2a.search.anasod import (
     SearchHistory,
     all_distributions,
     anasod_local_search,
+    anasod_random_order,
     anasod_random_search,
     cells_of,
     counts_of,
@@ -14,6 +15,6 @@ from metad2a.search.anasod import (
 )
 
 __all__ = [
-    "SearchHistory", "all_distributions", "anasod_local_search", "anasod_random_search", "cells_of",
+    "SearchHistory", "all_distributions", "anasod_local_search", "anasod_random_order", "anasod_random_search", "cells_of",
     "counts_of", "encode", "neighbours", "random_search_cells", "sample_cell",
 ]

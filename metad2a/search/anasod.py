@@ -7,12 +7,15 @@ of that multiset of ops on the 6 edges. Distributions are handled as integer cou
 (``Counts``, in ``OPS`` order, summing to 6) so that equality is exact.
 
 Every search here takes a query oracle ``acc(arch) -> float`` and a budget (the number of
-distinct cells queried) and returns the full ``SearchHistory``.
+distinct cells queried) and returns the full ``SearchHistory``; ``anasod_random_order`` is the
+random search over a finite pool of cells (e.g. those trained on a benchmark task), returning
+the query order instead.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Collection, Sequence
@@ -153,6 +156,25 @@ def anasod_random_search(acc: Oracle, budget: int, seed: int = 0) -> SearchHisto
             seen.add(arch)
             hist.add(arch, acc(arch))
     return hist
+
+
+def anasod_random_order(archs: Sequence[str], budget: int, rng: np.random.Generator) -> list[int]:
+    """ANASOD random search restricted to ``archs``: indices in query order, ``min(budget, n)`` of them.
+
+    Each query draws an op distribution uniformly among those that still have unqueried cells in
+    ``archs``, then one of its unqueried cells uniformly: the law of ``anasod_random_search``
+    (which redraws when a distribution is exhausted), over a pool instead of the whole space.
+    """
+    by_counts: dict[Counts, list[int]] = defaultdict(list)
+    for i, a in enumerate(archs):
+        by_counts[counts_of(a)].append(i)
+    left = {c: list(ix) for c, ix in sorted(by_counts.items())}
+    order: list[int] = []
+    while len(order) < min(budget, len(archs)):
+        dists = [c for c, ix in left.items() if ix]
+        cells = left[dists[int(rng.integers(len(dists)))]]
+        order.append(cells.pop(int(rng.integers(len(cells)))))
+    return order
 
 
 def anasod_local_search(acc: Oracle, budget: int, seed: int = 0) -> SearchHistory:

@@ -1,7 +1,7 @@
 """The NAS-Bench-201 search space as plain functions (no torch import here).
 
-``metad2a.space.network`` (the macro network) and ``metad2a.space.pyg`` import torch and
-are loaded only on demand.
+``metad2a.space.network`` (the macro network) and ``metad2a.space.pyg`` import torch, and
+``metad2a.space.graf`` (GRAF's graph features of a cell) numpy; they are loaded only on demand.
 """
 
 from metad2a.space.arch import (

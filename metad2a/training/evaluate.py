@@ -20,9 +20,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from metad2a.database.features_store import load_task_data
 from metad2a.database.task_data import TaskData
 from metad2a.metrics import kendall_tau, pick_percentile, spearman, top1_regret
+from metad2a.models.checkpoint import AGNOSTIC_FILE, GENERATOR_FILE, PREDICTOR_FILE
 from metad2a.predictors.base import DatasetSample, Scorer
+from metad2a.predictors.graf import GRAFScorer, pooled_zscores
+from metad2a.predictors.meta import MetaGenerator, MetaPredictorScorer
 from metad2a.space import valid_archs
 
 METRICS = ("spearman", "kendall", "top1_regret", "pick_percentile")
@@ -80,8 +84,6 @@ def compare(scorers: Mapping[str, Scorer], tasks: Sequence[TaskData], include_ra
 
 def graf_baseline(train_tasks: Sequence[TaskData], seed: int = 0) -> Scorer:
     """GRAF-RF fitted on the pooled records of ``train_tasks``, accuracy z-scored within each task."""
-    from metad2a.predictors.graf import GRAFScorer, pooled_zscores
-
     return GRAFScorer(seed=seed, name="graf_rf").fit(*pooled_zscores([(t.archs, t.accs) for t in train_tasks]))
 
 
@@ -89,9 +91,6 @@ def evaluate_checkpoints(checkpoint_dir: str | os.PathLike, tasks: Sequence[Task
                          train_tasks: Sequence[TaskData] = ()) -> dict[str, dict]:
     """``compare`` for the exported meta-predictor, its dataset-agnostic twin (if saved), GRAF-RF
     on the pooled ``train_tasks`` (if given) and random."""
-    from metad2a.predictors.meta import MetaPredictorScorer
-    from metad2a.training.checkpoint import AGNOSTIC_FILE, PREDICTOR_FILE
-
     d = Path(checkpoint_dir)
     scorers: dict[str, Scorer] = {"meta": MetaPredictorScorer(d / PREDICTOR_FILE)}
     if (d / AGNOSTIC_FILE).exists():
@@ -105,9 +104,6 @@ def generator_quality(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskDat
                       reference: set[str] = frozenset(), seed: int = 0) -> dict[str, float]:
     """Mean over ``tasks`` of ``sample_quality`` of n cells decoded from each task's features
     (novelty against ``reference``, e.g. every cell evaluated in meta-training)."""
-    from metad2a.predictors.meta import MetaGenerator
-    from metad2a.training.checkpoint import GENERATOR_FILE
-
     gen = MetaGenerator(Path(checkpoint_dir) / GENERATOR_FILE)
     rows = [sample_quality(gen.sample_cells(t.features, n, seed=seed), set(reference)) for t in tasks]
     return {k: float(np.mean([r[k] for r in rows])) for k in ("validity", "uniqueness", "novelty")} | {
@@ -142,8 +138,6 @@ def report_held_out(tasks: Sequence[TaskData], checkpoint_dir: str | os.PathLike
     (meta, agnostic, GRAF-RF on the train split, random) and, if ``samples``, the generator's
     validity / uniqueness / novelty (novel = not evaluated on any train task).
     """
-    from metad2a.database.features_store import load_task_data
-
     train = [t for t in tasks if t.split == "train"]
     groups = {split: [t for t in tasks if t.split == split]} if split else {}
     if meta_test_db and os.path.isfile(meta_test_db) and meta_test_features and os.path.isfile(meta_test_features):

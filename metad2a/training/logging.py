@@ -2,13 +2,27 @@
 
 ``conf/logger/wandb.yaml`` -> ``WandbLogger`` (mode offline by default, ``logger.mode=online``
 to sync live); ``conf/logger/none.yaml`` -> ``NullLogger``. Both print nothing themselves;
-the training loop prints its own one-line epoch summaries.
+the training loop prints its own one-line epoch summaries (``epoch_line``).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Mapping
+
+from metad2a.errors import ConfigError
+
+
+@dataclass
+class LoggerConfig:
+    """Schema of ``conf/logger/*.yaml`` (and ``conf/bench/logger/``): which logger, and W&B's settings."""
+
+    name: str = "none"  # wandb | none
+    project: str = "metad2a"
+    mode: str = "offline"  # offline | online | disabled
+    group: str | None = None
+    run_name: str | None = None  # W&B run name (None: W&B picks one)
 
 
 class NullLogger:
@@ -32,7 +46,7 @@ class WandbLogger:
         import wandb  # imported here so logger=none never pays for it
 
         if mode not in ("offline", "online", "disabled"):
-            raise ValueError(f"logger.mode={mode!r}: use offline, online or disabled")
+            raise ConfigError(f"logger.mode={mode!r}: use offline, online or disabled")
         dir = os.environ.get("WANDB_DIR") or dir
         if dir:
             os.makedirs(dir, exist_ok=True)
@@ -58,4 +72,10 @@ def make_logger(logger_cfg: Mapping[str, Any], config: Mapping[str, Any],
     if name == "wandb":
         return WandbLogger(config, project=logger_cfg.get("project", "metad2a"), mode=logger_cfg.get("mode", "offline"),
                            group=logger_cfg.get("group"), name=logger_cfg.get("run_name"), dir=dir)
-    raise ValueError(f"unknown logger {name!r}: use logger=wandb or logger=none")
+    raise ConfigError(f"unknown logger {name!r}: use logger=wandb or logger=none")
+
+
+def epoch_line(row: Mapping[str, Any]) -> str:
+    """The printed summary of one epoch's metrics: the epoch, validation metrics and losses."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                    if k == "epoch" or k.startswith("val/") or k.endswith("/loss"))

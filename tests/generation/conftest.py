@@ -29,7 +29,8 @@ def _one_torch_thread():
 def meta_data(tmp_path_factory) -> Path:
     """A folder holding checkpoints/{generator,predictor,predictor_agnostic}.pt (tiny, 1 epoch)."""
     from metad2a.models import ModelConfig
-    from metad2a.training.meta_train import TrainerConfig, meta_train
+    from metad2a.training.config import TrainerConfig
+    from metad2a.training.meta_train import meta_train
     from metad2a.training.synthetic import make_synthetic_tasks
 
     root = tmp_path_factory.mktemp("meta_data")

@@ -227,7 +227,8 @@ def test_incompatible_checkpoints(tmp_path, capsys, meta_data):
 def test_checkpoint_for_other_features_is_refused(tmp_path, capsys):
     """A checkpoint trained on 8-d features cannot read EfficientNet-Lite0's 1280-d ones."""
     from metad2a.models import ModelConfig
-    from metad2a.training.meta_train import TrainerConfig, meta_train
+    from metad2a.training.config import TrainerConfig
+    from metad2a.training.meta_train import meta_train
     from metad2a.training.synthetic import make_synthetic_tasks
 
     tasks = make_synthetic_tasks(num_tasks=5, feat_dim=8, num_classes=(2, 3), samples_per_class=2, cells_per_task=4)

@@ -3,7 +3,7 @@ import torch
 from metad2a.metrics import kendall_tau
 from metad2a.models import MetaPredictor, ModelConfig, encode_archs, pad_features
 from metad2a.space import all_archs
-from metad2a.training.losses import pairwise_ranking_loss, regression_loss
+from metad2a.models.losses import pairwise_ranking_loss, regression_loss
 
 CFG = ModelConfig(feat_dim=8, hidden_dim=32, latent_dim=8, heads=2, num_inducing=4, gnn_layers=2)
 
@@ -44,7 +44,7 @@ def test_overfits_opposite_rankings():
 
 def test_graf_cell_features_are_standardised_and_saved_with_the_model():
     from metad2a.models.cell_features import GRAF_DIM, graf_of_node_types
-    from metad2a.predictors.graf import graf_features
+    from metad2a.space.graf import graf_features
 
     archs = all_archs()[::700]
     nt = encode_archs(archs)

@@ -8,10 +8,10 @@ import pytest
 
 from metad2a.errors import InvalidArchError
 from metad2a.search import (
-    all_distributions, anasod_local_search, anasod_random_search, cells_of, counts_of, encode, neighbours,
-    random_search_cells, sample_cell,
+    all_distributions, anasod_local_search, anasod_random_order, anasod_random_search, cells_of, counts_of, encode,
+    neighbours, random_search_cells, sample_cell,
 )
-from metad2a.space import OPS, format_cell
+from metad2a.space import OPS, all_archs, format_cell
 
 SEARCHES = (random_search_cells, anasod_random_search, anasod_local_search)
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -120,3 +120,17 @@ def test_cells_of_matches_brute_force_for_one_distribution():
     dist = (2, 0, 1, 3, 0)
     brute = {format_cell(c) for c in itertools.product(OPS, repeat=6) if counts_of(format_cell(c)) == dist}
     assert set(cells_of(dist)) == brute and len(brute) == 60  # 6! / (2! 1! 3!)
+
+
+def test_anasod_random_order_queries_distinct_cells_and_draws_distributions_uniformly():
+    pool = all_archs()
+    common = (0, 0, 3, 3, 0)  # three 1x1 and three 3x3 convolutions: 20 cells
+    same = [a for a in pool if counts_of(a) == common][:9]
+    lone = next(a for a in pool if counts_of(a) != common)
+    archs = same + [lone]
+    assert sorted(anasod_random_order(archs, 100, np.random.default_rng(0))) == list(range(10))
+    order = anasod_random_order(archs, 4, np.random.default_rng(3))
+    assert len(order) == len(set(order)) == 4 and order == anasod_random_order(archs, 4, np.random.default_rng(3))
+    # Two distributions: the lone cell's is drawn first half the time, not 1 time in 10.
+    first = [anasod_random_order(archs, 1, np.random.default_rng(s))[0] for s in range(400)]
+    assert 0.4 < np.mean([i == 9 for i in first]) < 0.6

@@ -80,7 +80,7 @@ def test_sample_quality():
 
 def test_report_held_out_skips_meta_test_of_another_feature_dim(tmp_path, monkeypatch):
     """A synthetic smoke run beside real meta-test features reports them as skipped, not as a crash."""
-    import metad2a.database.features_store as fs
+    import metad2a.training.evaluate as ev
     from metad2a.training.evaluate import report_held_out
 
     tasks = tiny_tasks()
@@ -89,7 +89,7 @@ def test_report_held_out_skips_meta_test_of_another_feature_dim(tmp_path, monkey
     db.touch()
     feats.touch()
     wide = TaskData("cifar10", "meta-test", np.zeros((2, 3, 1280), np.float32), tasks[0].archs, tasks[0].accs)
-    monkeypatch.setattr(fs, "load_task_data", lambda *a, **k: [wide])
+    monkeypatch.setattr(ev, "load_task_data", lambda *a, **k: [wide])
     printed = []
     out = report_held_out(tasks, tmp_path / "ck", "test", db, feats, samples=0, echo=printed.append)
     assert set(out) == {"test"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from metad2a.models import ModelConfig
-from metad2a.training.meta_train import TrainerConfig, TrainResult, meta_train
+from metad2a.training.config import TrainerConfig
+from metad2a.training.meta_train import TrainResult, meta_train
 from metad2a.training.synthetic import make_synthetic_tasks
 
 FEAT_DIM = 8

@@ -1,11 +1,9 @@
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from metad2a.training.generator_targets import select_targets
-from metad2a.training.losses import listnet_loss, pairwise_ranking_loss, ranking_loss, standardize_within
+from metad2a.models.losses import listnet_loss, pairwise_ranking_loss, ranking_loss, standardize_within
 
 
 def test_standardize_within_groups():
@@ -37,18 +35,3 @@ def test_pairwise_random_order_is_log2():
 def test_unknown_rank_loss_says_what_to_use():
     with pytest.raises(ValueError, match="model.rank_loss=pairwise"):
         ranking_loss("hinge", torch.zeros(2), torch.zeros(2), torch.zeros(2, dtype=torch.long))
-
-
-def test_targets_top_fraction_capped_and_weighted():
-    archs = [f"a{i}" for i in range(30)]
-    accs = np.arange(30, dtype=float)  # a29 best, one point apart
-    top, w = select_targets(archs, accs, top_k=5, top_frac=0.2, temperature=1.0)
-    assert top == ["a29", "a28", "a27", "a26", "a25"]
-    assert math.isclose(w.sum(), 1.0) and np.all(np.diff(w) < 0)
-    assert math.isclose(w[1] / w[0], math.exp(-1.0))
-    top, _ = select_targets(archs[:10], accs[:10], top_k=5, top_frac=0.2)
-    assert top == ["a9", "a8"]  # 20% of 10
-    assert select_targets(["x"], [1.0])[0] == ["x"]
-    # repeated evaluations of one cell are merged (mean accuracy)
-    top, w = select_targets(["x", "y", "x"], [50.0, 49.0, 46.0], top_k=1)
-    assert top == ["y"] and w.tolist() == [1.0]

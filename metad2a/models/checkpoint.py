@@ -7,7 +7,7 @@ accepts), with these keys:
     kind                     "generator" | "predictor" | "train_state"
     model_config             ModelConfig as a dict (+ "agnostic" for predictors)
     config                   the full resolved run config
-    data_fingerprint         sha256 over the meta-training tasks (``data_fingerprint``)
+    data_fingerprint         sha256 over the meta-training tasks (``training.checkpointing.data_fingerprint``)
     code_version             {"metad2a": __version__, "git_sha": str | None}
     state_dict / states      weights (a ``train_state`` also holds optimizers, epoch, RNG)
     epoch, metrics
@@ -18,21 +18,19 @@ epochs by validation; ``last.pt`` is the train state that ``train.py`` resumes f
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 
 import metad2a
 from metad2a.atomic import atomic_write
-from metad2a.database.task_data import TaskData
 from metad2a.errors import CheckpointError
+from metad2a.meta_data import meta_data_dir
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_vae import GraphVAE
 from metad2a.models.predictor import MetaPredictor
@@ -46,8 +44,6 @@ REBUILD = "rebuild it with `python train.py` (or point METAD2A_META_DATA at a fo
 
 def default_checkpoint_dir() -> Path:
     """``<meta_data>/checkpoints``: ``$METAD2A_META_DATA``, else the shipped ``meta_data/`` (metad2a.meta_data)."""
-    from metad2a.meta_data import meta_data_dir
-
     return meta_data_dir() / "checkpoints"
 
 
@@ -63,17 +59,6 @@ def code_version() -> dict[str, str | None]:
     except (OSError, subprocess.SubprocessError):
         pass
     return {"metad2a": metad2a.__version__, "git_sha": sha}
-
-
-def data_fingerprint(tasks: Sequence[TaskData]) -> str:
-    """sha256 over every task's id, split, features, archs and accuracies, in task-id order."""
-    h = hashlib.sha256()
-    for t in sorted(tasks, key=lambda t: t.task_id):
-        h.update(f"{t.task_id}|{t.split}|{t.features.shape}|".encode())
-        h.update(np.ascontiguousarray(t.features, dtype=np.float32).tobytes())
-        h.update("\n".join(t.archs).encode())
-        h.update(np.asarray(t.accs, dtype=np.float64).round(6).tobytes())
-    return h.hexdigest()
 
 
 def make_checkpoint(kind: str, *, model_config: dict, config: dict, data_fingerprint: str, **payload: Any) -> dict:

@@ -1,4 +1,4 @@
-"""Predictor losses: regression plus a within-task ranking term.
+"""Ranking and regression losses of the meta-predictor (and the graph VAE's likelihood ranking).
 
 Pooled regression over many tasks mostly learns task difficulty (the between-task spread of
 accuracy dwarfs the within-task spread), so the ranking terms only compare cells of the
