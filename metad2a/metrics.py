@@ -1,4 +1,4 @@
-"""Ranking and selection metrics over score and accuracy arrays, plus the quality of generated cells.
+"""Ranking and selection metrics over score and accuracy arrays (generated-cell quality: ``space.quality``).
 
 Rank correlations come from ``scipy.stats`` (O(n log n)); each is nan when it is undefined:
 fewer than 2 items, a constant side, or a NaN anywhere (a NaN has no rank).
@@ -11,7 +11,6 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
-from metad2a.space import canonical_form, parse, valid_archs, zero_unreachable
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -66,30 +65,3 @@ def pick_percentile(scores, true) -> float:
     chosen = t[int(np.argmax(s))]
     return float(100.0 * (t < chosen).sum() / max(len(t) - 1, 1)) if len(t) > 1 else 100.0
 
-
-def has_input_output_path(arch: str) -> bool:
-    """Whether some chain of non-``none`` edges joins the cell's input to its output.
-
-    Without one the cell outputs zeros whatever its input: a valid NB201 string, but a useless cell.
-    """
-    return any(op != "none" for op in parse(zero_unreachable(arch)))
-
-
-def sample_quality(samples: Sequence[str], reference: Iterable[str] = ()) -> dict[str, float]:
-    """How good a batch of generated cells is; each rate is in [0, 1] and can fall short of 1.
-
-    validity:   fraction of samples that parse as NB201 cells
-    connected:  fraction of samples that are valid and have an input-to-output path
-                (``has_input_output_path``)
-    uniqueness: distinct cells, up to NB201 equivalence (``canonical_form``), per sample
-    novelty:    fraction of those distinct cells not equivalent to any cell of ``reference``
-                (e.g. every cell evaluated in meta-training)
-    """
-    n = len(samples)
-    valid = valid_archs(samples)
-    distinct = {canonical_form(a) for a in valid}
-    seen = {canonical_form(a) for a in valid_archs(list(reference))}
-    return {"n": n, "validity": len(valid) / max(n, 1),
-            "connected": sum(map(has_input_output_path, valid)) / max(n, 1),
-            "uniqueness": len(distinct) / max(n, 1),
-            "novelty": len(distinct - seen) / max(len(distinct), 1)}

@@ -8,14 +8,13 @@ import pytest
 
 from metad2a.metrics import (
     _ranks,
-    has_input_output_path,
     kendall_tau,
     monotonicity_violations,
     pick_percentile,
-    sample_quality,
     spearman,
     top1_regret,
 )
+from metad2a.space.quality import has_input_output_path, sample_quality
 
 
 def test_perfect_and_reversed_are_exact():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from metad2a.metrics import sample_quality
+from metad2a.space.quality import sample_quality
 from metad2a.space import canonical_form, parse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def checkpoints() -> dict[str, dict]:
-    from metad2a.training.checkpoint import load_checkpoint
+    from metad2a.models.checkpoint import load_checkpoint
 
     return {f: load_checkpoint(META / "checkpoints" / f, kind) for f, kind in KINDS.items()}
 
@@ -46,7 +46,7 @@ def stores(tmp_path_factory) -> Path:
 
 def test_checkpoints_load_into_this_codes_models(checkpoints):
     from metad2a.features.extractor import DEFAULT_EXTRACTOR
-    from metad2a.training.checkpoint import load_generator, load_predictor
+    from metad2a.models.checkpoint import load_generator, load_predictor
 
     gen, _ = load_generator(META / "checkpoints" / "generator.pt")
     pred, _ = load_predictor(META / "checkpoints" / "predictor.pt")
@@ -61,7 +61,7 @@ def test_checkpoints_load_into_this_codes_models(checkpoints):
 
 
 def test_checkpoints_record_the_shipped_stores_and_their_config(checkpoints, stores):
-    from metad2a.training.checkpoint import data_fingerprint
+    from metad2a.training.checkpointing import data_fingerprint
     from metad2a.training.tasks import load_database_tasks
 
     configs = [ck["config"] for ck in checkpoints.values()]

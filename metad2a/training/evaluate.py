@@ -27,7 +27,7 @@ from metad2a.models.checkpoint import AGNOSTIC_FILE, GENERATOR_FILE, PREDICTOR_F
 from metad2a.predictors.base import DatasetSample, Scorer
 from metad2a.predictors.graf import GRAFScorer, pooled_zscores
 from metad2a.predictors.meta import MetaGenerator, MetaPredictorScorer
-from metad2a.space import valid_archs
+from metad2a.space.quality import sample_quality
 
 METRICS = ("spearman", "kendall", "top1_regret", "pick_percentile")
 
@@ -106,7 +106,7 @@ def generator_quality(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskDat
     (novelty against ``reference``, e.g. every cell evaluated in meta-training)."""
     gen = MetaGenerator(Path(checkpoint_dir) / GENERATOR_FILE)
     rows = [sample_quality(gen.sample_cells(t.features, n, seed=seed), set(reference)) for t in tasks]
-    return {k: float(np.mean([r[k] for r in rows])) for k in ("validity", "uniqueness", "novelty")} | {
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("validity", "connected", "uniqueness", "novelty")} | {
         "n": n, "tasks": len(rows)}
 
 
@@ -117,15 +117,6 @@ def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
         lines.append(f"{name:<16}{int(s['n_tasks']):>6}{s['spearman']:>10.3f}{s['kendall']:>9.3f}"
                      f"{s['kendall_se']:>7.3f}{s['top1_regret']:>9.2f}{s['pick_percentile']:>10.1f}")
     return "\n".join(lines)
-
-
-def sample_quality(samples: Sequence[str], reference: set[str]) -> dict[str, float]:
-    """Validity (parses as NB201), uniqueness (distinct / n) and novelty (distinct valid not in ``reference``)."""
-    valid = valid_archs(samples)
-    distinct = set(valid)
-    return {"n": len(samples), "validity": len(valid) / max(len(samples), 1),
-            "uniqueness": len(distinct) / max(len(samples), 1),
-            "novelty": len(distinct - reference) / max(len(distinct), 1)}
 
 
 def report_held_out(tasks: Sequence[TaskData], checkpoint_dir: str | os.PathLike, split: str | None = "test",

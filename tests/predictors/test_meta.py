@@ -11,7 +11,7 @@ from metad2a.predictors.base import DatasetSample, Scorer
 from metad2a.predictors.meta import MetaGenerator, MetaPredictorScorer, sample_cells
 from metad2a.space import parse
 from metad2a.models.checkpoint import AGNOSTIC_FILE, GENERATOR_FILE, PREDICTOR_FILE
-from metad2a.training.evaluate import sample_quality
+from metad2a.space.quality import sample_quality
 from tests.training.tiny import FEAT_DIM, tiny_tasks, train_tiny
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"

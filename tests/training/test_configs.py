@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
 BENCH = CONF / "bench"
 ROOTS = {"conf": CONF, "bench": BENCH}
-SCHEMAS = {"train": TrainConfig, "generate": GenerateConfig, "collect": CollectConfig, "default": BenchConfig,
+SCHEMAS = {"train": TrainConfig, "generate": GenerateConfig, "collect": CollectConfig, "collect_v2": CollectConfig,
+           "default": BenchConfig,
            "tiny": BenchConfig}
 
 

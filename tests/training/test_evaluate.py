@@ -4,7 +4,7 @@ import pytest
 from metad2a.database.task_data import TaskData
 from metad2a.predictors.base import Scorer
 from metad2a.training.evaluate import (compare, evaluate_checkpoints, evaluate_scorer, format_table, random_baseline,
-                                       sample_quality, summarize)
+                                       summarize)
 from tests.training.tiny import tiny_tasks, train_tiny
 
 
@@ -69,13 +69,6 @@ def test_report_held_out_adds_graf_and_generator_quality(tmp_path):
     q = out["test"]["generator"]
     assert q["validity"] == 1.0 and 0 < q["uniqueness"] <= 1 and 0 <= q["novelty"] <= 1 and q["n"] == 50
     assert any("validity 1.000" in p for p in printed)
-
-
-def test_sample_quality():
-    good = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-    other = "|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
-    q = sample_quality([good, good, other, "garbage"], reference={good})
-    assert q == {"n": 4, "validity": 0.75, "uniqueness": 0.5, "novelty": 0.5}
 
 
 def test_report_held_out_skips_meta_test_of_another_feature_dim(tmp_path, monkeypatch):
