@@ -8,8 +8,9 @@ Command line (Hydra, config ``conf/collect.yaml``)::
     python -m metad2a.collect kind=meta-test                    # meta-test ground truth
     python -m metad2a.collect stage=features                    # per-class frozen features
 
-Each worker takes every num_workers-th job of the list, skips keys already in the store and
-commits every record as it finishes, so a rerun (or ``kill -9``) resumes where it stopped.
+Each worker takes every num_workers-th job of the list, skips keys already in the store,
+claims each job before training it (so workers that overlap never repeat each other's work)
+and commits every record as it finishes, so a rerun (or ``kill -9``) resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ import hashlib
 import itertools
 import json
 import logging
+import multiprocessing
 import os
+import sqlite3
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from metad2a.database.store import Store
+from metad2a.database.store import CLAIMED, STORED, EmptyStoreError, Store, new_owner
 from metad2a.database.tasks import (
     TaskImages,
     TaskSpec,
@@ -42,6 +46,9 @@ _REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PROBE_RESULT = _REPO / "bench" / "results" / "recipe_probe.json"
 
 Job = tuple[TaskSpec, str, int]  # (task, arch, seed)
+# A claim's lifetime without renewal: how long a killed worker's jobs stay blocked. Live
+# workers renew every lease_s / 5, so runs may last longer than this.
+DEFAULT_LEASE_S = 300.0
 
 
 def plan_tasks(kind: str, recipe: Recipe, num: int = 100, k: int = 20, seed: int = 0,
@@ -153,40 +160,117 @@ def resolve_device(device: str) -> str:
 
 def collect(db: str | os.PathLike, jobs: Sequence[Job], recipe: Recipe, role: str = "meta-train",
             device: str = "cpu", data_root: str | os.PathLike | None = None, max_runs: int | None = None,
-            progress: bool = True, meta: dict | None = None) -> dict:
+            progress: bool = True, meta: dict | None = None, lease_s: float = DEFAULT_LEASE_S) -> dict:
     """Train every job not yet in ``db`` and store each record as soon as it finishes.
 
-    Returns {"planned", "skipped", "trained", "stored"}. ``max_runs`` stops after that many new
-    runs (a sitting); a rerun continues. ``meta`` entries are written to the store's metadata.
+    Returns {"planned", "skipped" (stored already), "busy" (claimed by another live worker),
+    "trained", "stored"}. ``max_runs`` stops after that many new runs (a sitting); a rerun
+    continues. ``meta`` entries are written to the store's metadata when they change.
+
+    Any number of workers may share ``db`` and overlapping jobs: each job is claimed before it
+    is trained (``Store.claim``), with a lease of ``lease_s`` seconds that a heartbeat renews
+    while this worker lives. A worker started by multiprocessing (Hydra's joblib launcher)
+    stops between jobs once its parent has died, so orphans of a killed multirun finish at
+    most the run they are in. With nothing to train, the store is only read: the file stays
+    byte-identical.
     """
     from tqdm.auto import tqdm
 
     from metad2a.recipe import train_cell
 
     h = recipe_hash(recipe)
-    summary = {"planned": len(jobs), "skipped": 0, "trained": 0, "stored": 0}
-    with Store(db, role=role) as store:
+    summary = {"planned": len(jobs), "skipped": 0, "busy": 0, "trained": 0, "stored": 0}
+    tasks = sorted({t.task_id: t for t, _, _ in jobs}.values(), key=lambda t: t.task_id)
+    done = _stored_keys(db, role, h, tasks)
+    todo = [j for j in jobs if (j[0].task_id, j[1], j[2], h) not in done]
+    summary["skipped"] = len(jobs) - len(todo)
+    if not todo or max_runs == 0:
+        return summary
+    owner = new_owner()
+    parent = multiprocessing.parent_process()
+    with Store(db, role=role) as store, _Heartbeat(db, role, owner, lease_s):
         store.add_recipe(recipe)
-        store.add_tasks(sorted({t.task_id: t for t, _, _ in jobs}.values(), key=lambda t: t.task_id))
+        store.add_tasks(tasks)
         for key, value in (meta or {}).items():
             store.set_meta(key, value)
-        done = store.done_keys(h)
-        todo = [j for j in jobs if (j[0].task_id, j[1], j[2], h) not in done]
-        summary["skipped"] = len(jobs) - len(todo)
-        if max_runs is not None:
-            todo = todo[:max_runs]
         images: tuple[str, TaskImages] | None = None
-        for spec, arch, seed in tqdm(todo, desc=f"collect {Path(db).name}", unit="run", disable=not progress):
-            if images is None or images[0] != spec.task_id:
-                data = load_task_images(spec, recipe.resolution, data_root, meta_test_ok=(role == "meta-test"))
-                store.set_meta(f"fingerprint/{spec.task_id}/{recipe.resolution}", data.fingerprint())
-                images = (spec.task_id, data)
-            d = images[1]
-            rec = train_cell(arch, d.train_x, d.train_y, d.test_x, d.test_y, spec.num_classes, recipe,
-                             seed=seed, device=device)
-            summary["trained"] += 1
-            summary["stored"] += int(store.add_record(spec.task_id, rec))
+        try:
+            for spec, arch, seed in tqdm(todo, desc=f"collect {Path(db).name}", unit="run", disable=not progress):
+                if max_runs is not None and summary["trained"] >= max_runs:
+                    break
+                if _orphaned(parent):
+                    log.warning("worker %s: its launcher (pid %d) is gone: stopping", owner, parent.pid)
+                    break
+                state = store.claim((spec.task_id, arch, seed, h), owner, lease_s)
+                if state != CLAIMED:
+                    summary["skipped" if state == STORED else "busy"] += 1
+                    continue
+                log.debug("train %s %s seed %d recipe %s owner %s", spec.task_id, arch, seed, h, owner)
+                if images is None or images[0] != spec.task_id:
+                    data = load_task_images(spec, recipe.resolution, data_root, meta_test_ok=(role == "meta-test"))
+                    store.set_meta(f"fingerprint/{spec.task_id}/{recipe.resolution}", data.fingerprint())
+                    images = (spec.task_id, data)
+                d = images[1]
+                rec = train_cell(arch, d.train_x, d.train_y, d.test_x, d.test_y, spec.num_classes, recipe,
+                                 seed=seed, device=device)
+                summary["trained"] += 1
+                summary["stored"] += int(store.add_record(spec.task_id, rec))  # drops the claim
+        finally:
+            store.release(owner)  # a job interrupted by an error is claimable again at once
     return summary
+
+
+def _stored_keys(db: str | os.PathLike, role: str, h: str, tasks: Sequence[TaskSpec]) -> set:
+    """Keys of recipe ``h`` already in ``db``, after checking ``tasks`` against it; only reads."""
+    if not Path(db).is_file():
+        return set()
+    try:
+        with Store(db, role=role, readonly=True) as store:
+            store.check_tasks(tasks)
+            return store.done_keys(h)
+    except EmptyStoreError:  # another worker is creating it right now
+        return set()
+
+
+def _orphaned(parent) -> bool:
+    """Whether the process that started this one (``multiprocessing.parent_process()``) has died.
+
+    Only multiprocessing children are checked: a plain ``python -m metad2a.collect`` keeps
+    running when its shell goes (nohup). Loky gives no parent sentinel, so compare pids: an
+    orphan is re-parented (to init or a subreaper).
+    """
+    return parent is not None and parent.pid is not None and os.getppid() != parent.pid
+
+
+class _Heartbeat:
+    """Renews ``owner``'s claims every ``lease_s / 5`` seconds while the ``with`` block runs.
+
+    A thread with its own connection (SQLite connections stay in their thread), so a run
+    longer than the lease stays claimed; a killed worker stops renewing and its leases expire.
+    """
+
+    def __init__(self, db: str | os.PathLike, role: str, owner: str, lease_s: float):
+        if lease_s <= 0:
+            raise MetaD2AError(f"lease_s must be > 0 seconds (a claim's lifetime), got {lease_s}")
+        self.db, self.role, self.owner, self.lease_s = db, role, owner, lease_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"claims-heartbeat-{owner}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with Store(self.db, role=self.role) as store:
+                while not self._stop.wait(self.lease_s / 5):
+                    store.renew(self.owner, self.lease_s)
+        except (sqlite3.Error, MetaD2AError) as e:  # the leases then expire: others may repeat our runs
+            log.warning("claims heartbeat of %s stopped: %s", self.owner, e)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def probe_meta(recipe: Recipe, path: str | os.PathLike = DEFAULT_PROBE_RESULT) -> dict:
@@ -244,7 +328,8 @@ def run(cfg) -> dict:
     if nb201:
         import_table(cfg.db)
     summary = collect(cfg.db, jobs, recipe, role=cfg.kind, device=resolve_device(cfg.device),
-                      data_root=cfg.data_root, max_runs=cfg.max_runs, progress=cfg.progress, meta=meta)
+                      data_root=cfg.data_root, max_runs=cfg.max_runs, progress=cfg.progress, meta=meta,
+                      lease_s=float(cfg.get("lease_s", DEFAULT_LEASE_S)))
     log.info("worker %d/%d: %s", cfg.worker, cfg.num_workers, summary)
     return summary
 

@@ -92,7 +92,7 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
                    "nb201_tasks": {"imagenet16_120": 0}, "meta_test_truth": {}}
     store, in_use = None, None
     if Path(db).is_file():
-        store = Store(db, role="meta-train")
+        store = Store(db, role="meta-train", readonly=True)
         rows = store.con.execute("SELECT task_id, COUNT(DISTINCT arch) FROM records GROUP BY task_id").fetchall()
         per_task = [n for _, n in rows]
         by_recipe = Counter(dict(store.con.execute("SELECT recipe_hash, COUNT(*) FROM records GROUP BY recipe_hash")))
@@ -120,7 +120,7 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
             "SELECT COUNT(*) FROM records WHERE task_id = ?", (NB201_TASK_ID,)).fetchone()[0]
     mt = Path(meta_test_db) if meta_test_db else None
     if mt is not None and mt.is_file():
-        with Store(mt, role="meta-test") as m:
+        with Store(mt, role="meta-test", readonly=True) as m:
             q = "SELECT t.source, COUNT(*) FROM records r JOIN tasks t USING (task_id) GROUP BY t.source"
             out["meta_test"].update({s: n for s, n in m.con.execute(q)})
             mnames = {h: spec.get("name", h) for h, spec in m.recipes().items()}

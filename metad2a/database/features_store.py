@@ -123,7 +123,7 @@ def load_task_data(db_path: str | os.PathLike, features_path: str | os.PathLike,
     if split not in (*META_SPLITS, "meta-test"):
         raise DataError(f"split must be one of {(*META_SPLITS, 'meta-test')}, got {split!r}")
     feats = FeatureFile(features_path)
-    with Store(db_path, role=role) as store:
+    with Store(db_path, role=role, readonly=True) as store:
         tasks = store.tasks(split)
         if role == "meta-train":
             check_meta_train(tasks)

@@ -1,8 +1,11 @@
+import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -41,8 +44,8 @@ def records(db):
 def test_end_to_end_two_tasks_three_cells_and_rerun_skips(tmp_path):
     db = tmp_path / "mt.sqlite"
     cfg = compose_collect([*TINY, "tasks.num=2", "tasks.fractions=[0.5,0.5,0.0]", "cells.per_task=3", f"db={db}"])
-    assert run(cfg) == {"planned": 6, "skipped": 0, "trained": 6, "stored": 6}
-    assert run(cfg) == {"planned": 6, "skipped": 6, "trained": 0, "stored": 0}
+    assert run(cfg) == {"planned": 6, "skipped": 0, "busy": 0, "trained": 6, "stored": 6}
+    assert run(cfg) == {"planned": 6, "skipped": 6, "busy": 0, "trained": 0, "stored": 0}
     with Store(db) as s:
         recs = list(s.records())
         assert len(recs) == 6 and len({r["task_id"] for r in recs}) == 2
@@ -172,3 +175,166 @@ def test_real_meta_test_images_load(shared_data):
         d = load_task_images(spec, 16, shared_data, meta_test_ok=True)
         assert d.train_x.shape == (30, 16, 16, 3) and d.test_x.shape == (20, 16, 16, 3)
         assert sorted(set(d.train_y.tolist())) == list(range(10))
+
+
+def _sha(path):
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_rerun_with_nothing_to_do_leaves_the_store_byte_identical(tmp_path):
+    db = tmp_path / "mt.sqlite"
+    base = [*TINY, "tasks.num=2", "tasks.fractions=[0.5,0.5,0.0]", "cells.per_task=2", f"db={db}"]
+    assert run(compose_collect(base))["stored"] == 4
+    before = _sha(db)
+    # A changed config (recorded in the metadata) but no job to run: nothing may be written.
+    assert run(compose_collect([*base, "max_runs=7", "threads=2"]))["trained"] == 0
+    assert run(compose_collect([*base, "max_runs=0", "cells.per_task=3"]))["trained"] == 0
+    assert _sha(db) == before
+
+
+def test_rerun_of_the_shipped_store_trains_nothing_and_leaves_it_byte_identical(tmp_path, shared_data):
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    db = tmp_path / "meta-train.sqlite"
+    shutil.copyfile(REPO / "meta_data" / "meta-train.sqlite", db)
+    before = _sha(db)
+    with closing(sqlite3.connect(REPO / "meta_data" / "meta-train.sqlite")) as con:  # rerun it as configured
+        (text,) = con.execute("SELECT value FROM meta WHERE key = 'collect_config/meta-train'").fetchone()
+    stored = json.loads(text)
+    cfg = OmegaConf.merge(compose_collect([]), stored, {"db": str(db), "worker": 0, "progress": False,
+                                                        "data_root": str(shared_data)})
+    summary = run(cfg)
+    assert summary["trained"] == 0 and summary["skipped"] == summary["planned"] > 0
+    assert _sha(db) == before
+
+
+def _fake_train_cell(log, delay=0.05):
+    """A stand-in for train_cell that records who trained what (thread, task images, arch, seed); takes ``delay`` s."""
+    import hashlib
+    import threading
+
+    from metad2a.recipe import recipe_hash as _hash
+
+    def train_cell(arch, train_x, train_y, test_x, test_y, num_classes, recipe, seed=0, device="cpu"):
+        task = hashlib.sha1(train_x.tobytes()).hexdigest()[:8]
+        log.append((threading.current_thread().name, task, arch, seed))
+        time.sleep(delay)
+        return {"arch": arch, "seed": seed, "recipe_hash": _hash(recipe), "train_loss": [1.0, 0.9],
+                "test_acc": [50.0, 60.0], "test_loss": [1.0, 0.9], "eval_epochs": [1, 2], "final_acc": 60.0,
+                "target": 60.0, "params": 1, "flops": 1, "wall_s": delay, "cpu_s": delay, "device": "cpu"}
+
+    return train_cell
+
+
+def test_workers_given_the_same_jobs_train_each_job_once(tmp_path, monkeypatch):
+    # Before claims, each worker trained every job of its share: two sharing one trained it all twice.
+    import threading
+
+    import metad2a.recipe
+    from metad2a.collect import collect
+
+    recipe = MINI.with_(train_per_class=8, test_per_class=4)
+    tasks = plan_tasks("meta-train", recipe, num=2, k=3, source="synthetic", fractions=(0.5, 0.5, 0.0))
+    jobs = plan_jobs(tasks, {t.task_id: plan_cells(t.task_id, 6) for t in tasks}, [0, 1])
+    trained = []
+    monkeypatch.setattr(metad2a.recipe, "train_cell", _fake_train_cell(trained))
+    db, summaries = tmp_path / "mt.sqlite", {}
+    start = threading.Barrier(3)
+
+    def worker(name):
+        start.wait()
+        summaries[name] = collect(db, jobs, recipe, progress=False)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",), name=f"w{i}") for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    keys = [tuple(key) for _, *key in trained]
+    assert len(keys) == len(set(keys)) == len(jobs) == 24
+    assert sum(s["trained"] for s in summaries.values()) == 24 and len({w for w, *_ in trained}) > 1
+    with Store(db) as s:
+        assert s.count() == 24 and s.claims() == []  # every claim went with its stored record
+
+
+def test_a_worker_killed_mid_run_leaves_its_job_to_the_next_one(tmp_path, monkeypatch):
+    import metad2a.recipe
+    from metad2a.collect import collect
+    from metad2a.database.store import new_owner
+
+    recipe = MINI.with_(train_per_class=8, test_per_class=4)
+    tasks = plan_tasks("meta-train", recipe, num=2, k=3, source="synthetic", fractions=(0.5, 0.5, 0.0))
+    jobs = plan_jobs(tasks, {t.task_id: plan_cells(t.task_id, 2) for t in tasks}, [0])
+    h = recipe_hash(recipe)
+    keys = [(t.task_id, a, s, h) for t, a, s in jobs]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_owner = f"{new_owner().rsplit(':', 2)[0]}:{int(dead.stdout)}:0"
+    with Store(db := tmp_path / "mt.sqlite") as s:
+        s.add_recipe(recipe)
+        s.add_tasks(tasks)
+        s.claim(keys[0], "elsewhere:1:x", lease_s=600)  # live lease of a worker on another host
+        s.claim(keys[1], dead_owner, lease_s=600)  # a pid of this host that has exited: free now
+        s.claim(keys[2], "elsewhere:2:x", lease_s=-1)  # expired
+    trained = []
+    monkeypatch.setattr(metad2a.recipe, "train_cell", _fake_train_cell(trained, delay=0))
+    summary = collect(db, jobs, recipe, progress=False)
+    assert summary == {"planned": 4, "skipped": 0, "busy": 1, "trained": 3, "stored": 3}
+    with Store(db) as s:
+        assert s.done_keys() == set(keys[1:]) and [c["key"] for c in s.claims()] == [keys[0]]
+
+
+def _descendants(pid):
+    """Pids of the processes below ``pid`` (from /proc)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def _count(db):
+    with sqlite3.connect(db, timeout=30) as con:
+        return con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
+def test_workers_of_a_killed_multirun_stop_after_their_current_run(tmp_path):
+    # Before the fix the orphans of `kill -9 <multirun parent>` trained their whole share.
+    db = tmp_path / "mt.sqlite"
+    p = subprocess.Popen(_cli(db, "hydra/launcher=local", "hydra.launcher.n_jobs=2", "num_workers=2", "worker=0,1",
+                              "cells.per_task=20", "recipe.epochs=3", multirun=True),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = []
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and not (db.exists() and _count(db) >= 4):
+            time.sleep(0.2)
+        workers = _descendants(p.pid)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        at_kill, last, quiet_since = _count(db), -1, time.time()
+        while time.time() - quiet_since < 4 and time.time() < deadline + 60:
+            time.sleep(0.25)
+            n = _count(db)
+            last, quiet_since = n, (quiet_since if n == last else time.time())
+        assert 4 <= at_kill <= last <= at_kill + 2 < 40  # each orphan finished at most the run it was in
+        with Store(db) as s:
+            assert s.claims() == []  # ... and gave its share back
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -4,6 +4,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from metad2a.database.__main__ import main as db_main
 from metad2a.database.__main__ import stats
 from metad2a.database.features_store import FeatureFile, load_task_data, write_feature_file
-from metad2a.database.store import Store, StoreError, merge
+from metad2a.database.store import BUSY, CLAIMED, SCHEMA_VERSION, STORED, Store, StoreError, merge
 from metad2a.database.tasks import MetaTestLeakError, make_meta_train_tasks, meta_test_tasks
 from metad2a.recipe import MINI, recipe_hash
 
@@ -218,3 +219,185 @@ def test_build_feature_file_from_task_images(tmp_path):
     assert f.task_features(TASKS[1]).shape == (3, 5, 6)
     with pytest.raises(MetaTestLeakError):
         build_feature_file(tmp_path / "g.npz", meta_test_tasks(), extract)
+
+
+def test_processes_creating_a_new_store_together_never_fail(tmp_path):
+    # Before the fix 6 processes failed "database is locked" at PRAGMA journal_mode in about 1 round of 10.
+    import multiprocessing as mp
+
+    from tests.database._spawned import open_each_round
+
+    n, rounds = 6, 60
+    paths = [tmp_path / f"fresh{r}.sqlite" for r in range(rounds)]
+    ctx = mp.get_context("spawn")
+    barrier, errors = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=open_each_round, args=(paths, barrier, errors)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    failures, finished = [], 0
+    while finished < n:
+        e = errors.get(timeout=300)
+        finished += e is None
+        failures += [e] if e is not None else []
+    for p in procs:
+        p.join(60)
+    assert failures == [] and [p.exitcode for p in procs] == [0] * n
+    for p in paths:
+        with Store(p) as s:
+            assert s.role == "meta-train" and s.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# The version-1 layout, as metad2a wrote it before schema version 2 (user_version stayed 0).
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tasks (task_id TEXT PRIMARY KEY, source TEXT NOT NULL, split TEXT NOT NULL,
+                    num_classes INTEGER NOT NULL, spec TEXT NOT NULL);
+CREATE TABLE recipes (recipe_hash TEXT PRIMARY KEY, spec TEXT NOT NULL);
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks(task_id), arch TEXT NOT NULL,
+    seed INTEGER NOT NULL, recipe_hash TEXT NOT NULL REFERENCES recipes(recipe_hash),
+    final_acc REAL NOT NULL, target REAL NOT NULL, train_loss TEXT NOT NULL, test_acc TEXT NOT NULL,
+    test_loss TEXT NOT NULL, params INTEGER, flops INTEGER, wall_s REAL, cpu_s REAL,
+    device TEXT, host TEXT, created REAL NOT NULL, UNIQUE (task_id, arch, seed, recipe_hash));
+CREATE INDEX records_task ON records (task_id, recipe_hash);
+"""
+
+
+def v1_store(path):
+    """A version-1 store with one record, written with plain sqlite3 as the old code did."""
+    from metad2a.recipe import canonical_json
+
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.executescript(V1_SCHEMA)
+    con.execute("INSERT INTO meta VALUES ('role', ?), ('schema_version', '1')", (json.dumps("meta-train"),))
+    for t in TASKS:
+        con.execute("INSERT INTO tasks VALUES (?, ?, ?, ?, ?)", (t.task_id, t.source, t.split, t.num_classes,
+                                                                  t.to_json()))
+    con.execute("INSERT INTO recipes VALUES (?, ?)", (H, canonical_json(MINI)))
+    con.execute("INSERT INTO records (task_id, arch, seed, recipe_hash, final_acc, target, train_loss, test_acc, "
+                "test_loss, created) VALUES (?, ?, 0, ?, 50, 49, '[2.0]', '[50.0]', '[1.4]', 0)",
+                (TASKS[0].task_id, A1, H))
+    con.close()
+    return path
+
+
+def _sha(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _user_version(path):
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        return con.execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_eval_epochs_round_trip_and_merge(tmp_path):
+    sparse = {**rec(A1, 0), "train_loss": [2.0, 1.8, 1.5, 1.2], "eval_epochs": [2, 4]}
+    t0, t1 = TASKS[0].task_id, TASKS[1].task_id
+    with new_store(tmp_path / "s1.sqlite") as s:
+        assert s.add_record(t1, sparse)
+        assert s.add_record(t0, rec(A2, 0))  # no eval_epochs: NULL, every epoch
+        with pytest.raises(StoreError, match="eval_epochs"):
+            s.add_record(t1, {**rec(A2, 0), "eval_epochs": [1, 2, 3]})  # 3 epochs listed, 2 scores
+        assert {r["arch"]: r["eval_epochs"] for r in s.records()} == {A1: [2, 4], A2: None}
+    assert _user_version(tmp_path / "s1.sqlite") == 2
+    v1_store(tmp_path / "old.sqlite")  # (t0, A1) without the column
+    assert merge(tmp_path / "all.sqlite", tmp_path / "s1.sqlite", tmp_path / "old.sqlite") == 3
+    with Store(tmp_path / "all.sqlite", readonly=True) as s:
+        got = {(r["task_id"], r["arch"]): r["eval_epochs"] for r in s.records()}
+    assert got == {(t1, A1): [2, 4], (t0, A2): None, (t0, A1): None}
+
+
+def test_v1_store_is_read_untouched_and_migrated_by_its_first_write(tmp_path):
+    path = v1_store(tmp_path / "v1.sqlite")
+    before = _sha(path)
+    for readonly in (True, False):  # reading, even through a writable store, leaves the file as it was
+        with Store(path, readonly=readonly) as s:
+            (r,) = s.records()
+            assert r["eval_epochs"] is None and r["test_acc"] == [50.0] and s.version == 1 and s.claims() == []
+            assert s.done_keys() == {(TASKS[0].task_id, A1, 0, H)} and len(s.tasks()) == 3
+            s.add_tasks(TASKS)  # already there: nothing to write
+            s.add_recipe(MINI)
+            s.set_meta("role", "meta-train")
+    stats(path, probe_path=tmp_path / "none.json")
+    assert _sha(path) == before and _user_version(path) == 0
+    with Store(path) as s:
+        assert s.add_record(TASKS[1].task_id, {**rec(A2, 0), "eval_epochs": [1, 2]})
+        assert s.claim((TASKS[2].task_id, A1, 0, H), "me", 60) == "claimed"
+    assert _user_version(path) == 2
+    with Store(path, readonly=True) as s:
+        assert s.version == 2 and s.get_meta("schema_version") == 2
+        assert [r["eval_epochs"] for r in s.records()] == [None, [1, 2]]
+        assert s.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_reading_the_shipped_stores_leaves_them_byte_identical(tmp_path):
+    import shutil
+
+    for name, role in (("meta-train.sqlite", "meta-train"), ("meta-test.sqlite", "meta-test")):
+        src = Path(__file__).resolve().parents[2] / "meta_data" / name
+        path = tmp_path / name
+        shutil.copyfile(src, path)
+        with Store(path, role=role) as s:
+            n = sum(1 for _ in s.records())
+            assert n == s.count() > 0 and s.version <= SCHEMA_VERSION
+        with Store(path, role=role, readonly=True) as s:
+            assert s.count() == n
+        assert _sha(path) == _sha(src)
+
+
+def test_a_newer_store_is_refused_with_one_line(tmp_path):
+    new_store(tmp_path / "new.sqlite").close()
+    with sqlite3.connect(tmp_path / "new.sqlite") as con:
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match=rf"schema v{SCHEMA_VERSION + 1}, newer .*upgrade metad2a") as e:
+            Store(tmp_path / "new.sqlite", readonly=readonly)
+        assert "\n" not in str(e.value)
+
+
+def test_readonly_store_never_creates_or_writes(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing.sqlite", readonly=True)
+    assert not (tmp_path / "missing.sqlite").exists()
+    new_store(tmp_path / "a.sqlite").close()
+    with Store(tmp_path / "a.sqlite", readonly=True) as s, pytest.raises(StoreError, match="read-only"):
+        s.add_record(TASKS[0].task_id, rec(A1, 0))
+    (tmp_path / "other.sqlite").touch()
+    with pytest.raises(StoreError, match="holds no store yet"):
+        Store(tmp_path / "other.sqlite", readonly=True)
+
+
+def test_set_meta_writes_only_changes(tmp_path):
+    with new_store(tmp_path / "a.sqlite") as s:
+        assert s.set_meta("cfg", {"b": 1, "a": [1, 2]}) and not s.set_meta("cfg", {"a": [1, 2], "b": 1})
+        assert s.set_meta("cfg", {"a": 3}) and s.get_meta("cfg") == {"a": 3}
+
+
+def test_claims_lease_jobs_between_owners(tmp_path):
+    k1, k2 = (TASKS[0].task_id, A1, 0, H), (TASKS[0].task_id, A2, 0, H)
+    with new_store(tmp_path / "a.sqlite") as s, Store(tmp_path / "a.sqlite") as other:
+        assert s.claim(k1, "a", lease_s=60) == CLAIMED
+        assert other.claim(k1, "b", lease_s=60) == BUSY  # a's lease is live
+        assert s.claim(k1, "a", lease_s=60) == CLAIMED  # re-claiming one's own job renews it
+        assert s.claim(k2, "a", lease_s=-1) == CLAIMED and other.claim(k2, "b", lease_s=60) == CLAIMED  # expired
+        assert [c["owner"] for c in s.claims()] == ["a", "b"]
+        before = {c["key"]: c["expires"] for c in s.claims()}
+        time.sleep(0.01)
+        assert s.renew("a", lease_s=60) == 1 and s.claims()[0]["expires"] > before[k1]
+        assert other.add_record(TASKS[0].task_id, rec(A2, 0))  # storing drops the claim ...
+        assert s.claim(k2, "a", lease_s=60) == STORED  # ... and nobody can claim it again
+        assert s.release("a") == 1 and s.claims() == [] and other.claim(k1, "b", lease_s=60) == CLAIMED
+
+
+def test_reading_leaves_no_wal_or_shm_files_behind(tmp_path):
+    new_store(tmp_path / "a.sqlite").close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.sqlite"]
+    with Store(tmp_path / "a.sqlite", readonly=True) as s:
+        assert s.count() == 0
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):  # SQLite itself refuses writes
+            s.con.execute("DELETE FROM tasks")
+    merge(tmp_path / "b.sqlite", tmp_path / "a.sqlite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.sqlite", "b.sqlite"]
