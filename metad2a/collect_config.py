@@ -70,6 +70,7 @@ class CollectConfig:
     device: str = "auto"
     threads: int = 1
     max_runs: int | None = None
+    lease_s: float = 300.0
     progress: bool = True
     features: CollectFeatures = field(default_factory=CollectFeatures)
 

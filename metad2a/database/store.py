@@ -342,10 +342,12 @@ class Store:
         """
         data = []
         for row in rows:
+            row = {**{c: None for c in _OPTIONAL}, **row}
             missing = [c for c in RECORD_COLUMNS if c not in row]
             if missing:
                 raise StoreError(f"row for {row.get('task_id')} lacks {missing}")
-            data.append([json.dumps(row[c]) if c in _JSON_COLUMNS else row[c] for c in RECORD_COLUMNS])
+            data.append([json.dumps(row[c]) if c in _JSON_COLUMNS or (c == "eval_epochs" and row[c] is not None)
+                         else row[c] for c in RECORD_COLUMNS])
         with self._write():
             before = self.count()
             self.con.executemany(f"INSERT OR IGNORE INTO records ({', '.join(RECORD_COLUMNS)}) "
