@@ -144,7 +144,7 @@ FULL = Recipe(
 
 # The truth recipe of database v2: the cheapest recipe measured to rank cells like NB201's
 # 200-epoch training (docs/recipe.md). A fixed number of SGD steps, whatever the task size.
-TRUTH = MINI.with_(name="truth", version=2, batch_size=32, steps=2640, eval_points=6,
+TRUTH = MINI.with_(name="truth", version=2, batch_size=64, steps=2640, eval_points=6,
                    train_per_class=200, test_per_class=200)
 
 RECIPES: dict[str, Recipe] = {"mini": MINI, "full": FULL, "truth": TRUTH}
