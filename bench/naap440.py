@@ -151,7 +151,7 @@ def main() -> int:
     t0 = time.time()
     update_results(RESULTS, "naap440", naap440())
     update_results(RESULTS, "nb201_curves", nb201_curves())
-    own = own_curves(meta_data_dir() / "meta-train.sqlite")
+    own = own_curves(meta_data_dir() / "v1" / "meta-train.sqlite")  # the v1 mini runs: every epoch scored
     if own is not None:
         update_results(RESULTS, "own_curves", own)
     print(f"seconds={time.time() - t0:.0f}; wrote keys 'naap440', 'nb201_curves', 'own_curves' to {RESULTS}")

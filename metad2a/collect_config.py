@@ -64,6 +64,9 @@ class CollectConfig:
     tasks: CollectTasks = field(default_factory=CollectTasks)
     cells: CollectCells = field(default_factory=CollectCells)
     seeds: list[int] = field(default_factory=lambda: [0])
+    # Per-kind defaults that cells and seeds interpolate from (conf/collect.yaml).
+    cells_per_kind: dict[str, CollectCells] | None = None
+    seeds_per_kind: dict[str, list[int]] | None = None
     noise: CollectNoise | None = field(default_factory=CollectNoise)
     worker: int = 0
     num_workers: int = 1

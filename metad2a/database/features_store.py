@@ -114,8 +114,12 @@ def load_task_data(db_path: str | os.PathLike, features_path: str | os.PathLike,
     """The tasks of ``split`` with their features and seed-averaged accuracies.
 
     split: "train" | "valid" | "test" (meta-training store) or "meta-test" (meta-test store)
+    recipe_hash: only records of this recipe; None takes each task's own recipe (a store may mix
+             recipes across tasks, e.g. our runs and the imported NB201 table, but one task must
+             not mix them: pass recipe_hash= then)
     value: "target" (the recipe's smoothed score) or "final_acc"
-    Returns one TaskData per task that has records, archs sorted, accs (len(archs),) float32.
+    Returns one TaskData per task that has records, archs sorted, accs (len(archs),) float32,
+    with its recipe's name and its source.
     """
     if value not in ("target", "final_acc"):
         raise DataError(f"value must be 'target' or 'final_acc', got {value!r}")
@@ -127,18 +131,22 @@ def load_task_data(db_path: str | os.PathLike, features_path: str | os.PathLike,
         tasks = store.tasks(split)
         if role == "meta-train":
             check_meta_train(tasks)
-        hashes = sorted({h for (_, _, _, h) in store.done_keys(recipe_hash)})
-        if recipe_hash is None and len(hashes) > 1:
-            raise DataError(f"{db_path} holds records of recipes {hashes}: pass recipe_hash= to pick one")
+        names = {h: spec.get("name", h) for h, spec in store.recipes().items()}
         out = []
         for spec in tasks:
             per_arch: dict[str, list[float]] = defaultdict(list)
+            hashes = set()
             for r in store.records(task_id=spec.task_id, recipe_hash=recipe_hash):
                 per_arch[r["arch"]].append(r[value])
+                hashes.add(r["recipe_hash"])
             if not per_arch:
                 continue
+            if len(hashes) > 1:
+                raise DataError(f"task {spec.task_id} in {db_path} has records of recipes {sorted(hashes)}: "
+                                "pass recipe_hash= to pick one")
             archs = sorted(per_arch)
             accs = np.array([np.mean(per_arch[a]) for a in archs], dtype=np.float32)
-            out.append(TaskData(spec.task_id, split, feats.task_features(spec), archs, accs))
+            out.append(TaskData(spec.task_id, split, feats.task_features(spec), archs, accs,
+                                recipe=names[hashes.pop()], source=spec.source))
     log.info("loaded %d %s tasks from %s", len(out), split, db_path)
     return out

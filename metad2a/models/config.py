@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping, Sequence
 
 
 @dataclass
@@ -27,6 +27,10 @@ class ModelConfig:
     align_weight: float = 0.0  # MSE from the dataset posterior mean to its targets' graph means
     contrastive_weight: float = 0.0  # InfoNCE between tasks in a batch
     contrastive_temperature: float = 0.1
+    # meta-predictor: prior plus residual, conditioned on the labelling recipe (models/predictor.py)
+    prior: bool = True  # start from NB201's ImageNet16-120 table (models/cell_prior.py)
+    recipes: list[str] = field(default_factory=lambda: ["nb201-200ep", "truth", "mini"])  # recipe vocabulary
+    answer_recipe: str = "nb201-200ep"  # what predictions answer for at inference: proper training
     # meta-predictor objective (see predictor.MetaPredictor.loss and losses.py)
     reg_weight: float = 1.0
     rank_weight: float = 1.0
@@ -36,7 +40,9 @@ class ModelConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
         """Build from a (Hydra) mapping, ignoring keys this dataclass does not have (e.g. ``_target_``)."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in dict(d).items() if k in names})
+        # Plain lists, not OmegaConf ListConfigs: the config goes into checkpoints loaded with weights_only.
+        return cls(**{k: (list(v) if isinstance(v, Sequence) and not isinstance(v, str) or
+                          type(v).__name__ == "ListConfig" else v) for k, v in dict(d).items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from metad2a.database.task_data import TaskData
+from metad2a.errors import DataError
 from metad2a.models.graph_encoder import encode_archs
 from metad2a.models.set_encoder import pad_features
 from metad2a.training.generator_targets import select_targets
@@ -33,6 +34,10 @@ class TaskTensors:
     acc: torch.Tensor
     target_type: torch.Tensor  # (k, 8)
     target_weight: torch.Tensor  # (k,)
+
+    @property
+    def recipe(self) -> str:
+        return self.task.recipe
 
 
 def prepare_tasks(tasks: Sequence[TaskData], top_k: int, top_frac: float, temperature: float,
@@ -73,20 +78,37 @@ def feature_batch(batch: Sequence[TaskTensors], samples_per_class: int | None,
     return pad_features(sets)
 
 
-def cells_of(batch: Sequence[TaskTensors]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Concatenated (M, 8) node types, (M,) accuracies and (M,) task index into the batch."""
-    node_type = torch.cat([t.node_type for t in batch])
-    acc = torch.cat([t.acc for t in batch])
-    index = torch.cat([torch.full((len(t.acc),), b, dtype=torch.long) for b, t in enumerate(batch)]).to(acc.device)
-    return node_type, acc, index
+def cells_of(batch: Sequence[TaskTensors], max_cells: int | None = None,
+             gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenated (M, 8) node types, (M,) accuracies and (M,) task index into the batch.
+
+    A task with more than ``max_cells`` cells (NB201's table task has 15,625) contributes a
+    random subset of that many (drawn with ``gen``), so one task cannot swamp a batch.
+    """
+    types, accs, index = [], [], []
+    for b, t in enumerate(batch):
+        nt, acc = t.node_type, t.acc
+        if max_cells and len(acc) > max_cells:
+            pick = torch.randperm(len(acc), generator=gen)[:max_cells].to(acc.device)
+            nt, acc = nt[pick], acc[pick]
+        types.append(nt)
+        accs.append(acc)
+        index.append(torch.full((len(acc),), b, dtype=torch.long, device=acc.device))
+    return torch.cat(types), torch.cat(accs), torch.cat(index)
 
 
-def predictor_batch(batch: Sequence[TaskTensors], samples_per_class: int | None,
-                    gen: torch.Generator | None) -> dict[str, torch.Tensor]:
-    """``MetaPredictor.loss`` inputs: features (B, C, N, D), mask, node_type (M, 8), acc (M,), task_index (M,)."""
+def predictor_batch(batch: Sequence[TaskTensors], samples_per_class: int | None, gen: torch.Generator | None,
+                    recipes: Sequence[str] = (), max_cells: int | None = None) -> dict[str, torch.Tensor]:
+    """``MetaPredictor.loss`` inputs: features (B, C, N, D), mask, node_type (M, 8), acc (M,), task_index (M,)
+    and recipe (B,): each task's recipe as an index into ``recipes`` (the model's vocabulary)."""
     x, mask = feature_batch(batch, samples_per_class, gen)
-    node_type, acc, index = cells_of(batch)
-    return {"features": x, "mask": mask, "node_type": node_type, "acc": acc, "task_index": index}
+    node_type, acc, index = cells_of(batch, max_cells, gen)
+    unknown = sorted({t.recipe for t in batch} - set(recipes))
+    if unknown:
+        raise DataError(f"tasks labelled by recipes {unknown} that model.recipes={list(recipes)} lacks: "
+                        "add them to model.recipes or leave those tasks out (data.recipes)")
+    recipe = torch.tensor([list(recipes).index(t.recipe) for t in batch], dtype=torch.long, device=x.device)
+    return {"features": x, "mask": mask, "node_type": node_type, "acc": acc, "task_index": index, "recipe": recipe}
 
 
 def generator_batch(batch: Sequence[TaskTensors], samples_per_class: int | None, gen: torch.Generator | None,

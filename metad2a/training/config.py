@@ -24,7 +24,12 @@ from metad2a.training.logging import LoggerConfig
 class TrainerConfig:
     """Loop settings (mirrors ``conf/trainer/default.yaml``)."""
 
-    epochs: int = 150
+    epochs: int = 150  # phase 1: the predictors
+    generator_epochs: int = 30  # phase 2: the generator, on the selected predictor's top cells
+    generator_targets: str = "predictor"  # predictor (distilled top cells) | evaluated (each task's best runs)
+    generator_top_k: int = 10  # distilled targets per dataset ...
+    rank_cells: int = 48  # ... plus this many random cells ranked by predicted accuracy
+    max_cells_per_task: int = 128  # a larger task (NB201's table: 15,625) gives a random subset per step
     batch_tasks: int = 8
     lr: float = 1e-3
     min_lr_frac: float = 0.1  # cosine decay from lr to lr * min_lr_frac
@@ -49,9 +54,10 @@ class TrainerConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in dict(d).items() if k in names})
 
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of epoch ``epoch`` (0-based): cosine from ``lr`` down to ``lr * min_lr_frac``."""
-        frac = 0.5 * (1.0 + math.cos(math.pi * epoch / max(self.epochs, 1)))
+    def lr_at(self, epoch: int, epochs: int | None = None) -> float:
+        """Learning rate of epoch ``epoch`` (0-based) of a phase of ``epochs`` (default ``self.epochs``):
+        cosine from ``lr`` down to ``lr * min_lr_frac``."""
+        frac = 0.5 * (1.0 + math.cos(math.pi * epoch / max(self.epochs if epochs is None else epochs, 1)))
         return self.lr * (self.min_lr_frac + (1.0 - self.min_lr_frac) * frac)
 
 
@@ -113,6 +119,13 @@ def check_train_config(model: ModelConfig, trainer: TrainerConfig) -> None:
         raise ConfigError(f"model.rank_loss={model.rank_loss}: use model.rank_loss=pairwise or listnet")
     if model.cell_features not in CELL_FEATURES:
         raise ConfigError(f"model.cell_features={model.cell_features}: use model.cell_features=none or graf")
+    if trainer.generator_targets not in ("predictor", "evaluated"):
+        raise ConfigError(f"trainer.generator_targets={trainer.generator_targets}: use predictor or evaluated")
+    if trainer.generator_epochs < 0 or trainer.max_cells_per_task < 2 or trainer.generator_top_k < 1:
+        raise ConfigError("trainer.generator_epochs must be >= 0, max_cells_per_task >= 2 and generator_top_k >= 1")
+    if model.answer_recipe not in model.recipes:
+        raise ConfigError(f"model.answer_recipe={model.answer_recipe} is not in model.recipes={list(model.recipes)}: "
+                          "add it there")
     if not (trainer.train_generator or trainer.train_predictor or trainer.train_agnostic):
         raise ConfigError("trainer.train_generator, train_predictor and train_agnostic are all false: "
                           "set at least one to true")

@@ -72,7 +72,8 @@ class SyntheticWorld:
             archs = [pool[j] for j in rng.choice(len(pool), cells_per_task, replace=False)]
             accs = self.accuracy(u, archs) + noise * rng.normal(size=cells_per_task)
             split = "train" if i < n_train else "valid" if i < n_train + n_valid else "test"
-            tasks.append(TaskData(f"syn-{i:04d}", split, feats.astype(np.float32), archs, accs.astype(np.float32)))
+            tasks.append(TaskData(f"syn-{i:04d}", split, feats.astype(np.float32), archs, accs.astype(np.float32),
+                                  source="synthetic"))
         return tasks, U
 
 

@@ -7,15 +7,30 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from metad2a.database.task_data import TaskData
 from metad2a.errors import DataError, MetaD2AError
 
 
 def load_database_tasks(db_path: str | os.PathLike, features_path: str | os.PathLike,
-                        splits: Sequence[str] = ("train", "valid", "test")) -> list[TaskData]:
-    """All tasks of the given meta splits from the shipped database and its per-class features."""
+                        splits: Sequence[str] = ("train", "valid", "test"),
+                        exclude_sources: Sequence[str] = (), recipes: Sequence[str] | None = None,
+                        also: Sequence[Mapping[str, str]] = ()) -> list[TaskData]:
+    """All tasks of the given meta splits from the shipped database and its per-class features.
+
+    exclude_sources: leave out every task of these image sources (leave-one-domain-out runs)
+    recipes:         keep only tasks labelled by these recipe names (None: all of them)
+    also:            more stores to read the same way, each {db_path, features_path} (e.g. the
+                     v1 database of mini-recipe runs, for a multi-fidelity model)
+    """
+    if also:
+        first = load_database_tasks(db_path, features_path, splits, (), recipes)
+        rest = [t for a in also for t in load_database_tasks(a["db_path"], a["features_path"], splits, (), recipes)]
+        clash = sorted({t.task_id for t in first} & {t.task_id for t in rest})
+        if clash:
+            raise DataError(f"task ids {clash[:3]} are in more than one store of data.also: merge them instead")
+        return _without_sources(first + rest, exclude_sources)
     try:
         from metad2a.database.features_store import load_task_data
     except ImportError as e:
@@ -28,7 +43,17 @@ def load_database_tasks(db_path: str | os.PathLike, features_path: str | os.Path
     tasks: list[TaskData] = []
     for split in splits:
         tasks += list(load_task_data(db_path, features_path, split))
-    return tasks
+    if recipes is not None:
+        tasks = [t for t in tasks if t.recipe in set(recipes)]
+    return _without_sources(tasks, exclude_sources)
+
+
+def _without_sources(tasks: list[TaskData], exclude: Sequence[str]) -> list[TaskData]:
+    known = {t.source for t in tasks}
+    unknown = sorted(set(exclude) - known)
+    if unknown:
+        raise DataError(f"data.exclude_sources names {unknown}, which no task has: choose from {sorted(known)}")
+    return [t for t in tasks if t.source not in set(exclude)]
 
 
 def load_meta_tasks(cfg: Any) -> list[TaskData]:

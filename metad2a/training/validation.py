@@ -26,15 +26,20 @@ def _nanmean(values: Sequence[float]) -> float:
 
 @torch.no_grad()
 def predict_tasks(model: MetaPredictor, tasks: Sequence[TaskTensors], samples_per_class: int | None,
-                  batch_tasks: int = 16) -> list[np.ndarray]:
-    """Predicted accuracy (%) of each task's evaluated cells: one (n_cells,) array per task."""
+                  batch_tasks: int = 16, answer: bool = False) -> list[np.ndarray]:
+    """Predicted accuracy (%) of each task's evaluated cells: one (n_cells,) array per task.
+
+    Each task is predicted under the recipe that labelled it (so a ranking is compared with its
+    own kind of truth), or with ``answer`` under the model's ``answer_recipe``.
+    """
     model.eval()
     out = []
     for s in range(0, len(tasks), batch_tasks):
         batch = tasks[s : s + batch_tasks]
         x, mask = feature_batch(batch, samples_per_class)
         node_type, _, index = cells_of(batch)
-        pred = 100.0 * model(model.embed_dataset(x, mask), node_type, index)
+        recipe = None if answer else model.recipe_ids([t.recipe for t in batch], len(batch))
+        pred = 100.0 * model(model.embed_dataset(x, mask), node_type, index, recipe)
         out += [p.cpu().numpy() for p in pred.split([len(t.acc) for t in batch])]
     return out
 

@@ -26,14 +26,15 @@ from metad2a.recipe import MINI, recipe_hash
 REPO = Path(__file__).resolve().parents[2]
 CONF = str(REPO / "conf")
 # A tiny collection: synthetic 3-class tasks at 8x8, a 1-epoch C=4 N=1 recipe.
-TINY = ["tasks.source=synthetic", "tasks.k=3", "recipe.C=4", "recipe.N=1", "recipe.resolution=8",
+TINY = ["recipe=mini", "tasks.groups=[]", "tasks.nb201_import=false", "cells.per_task=20", "cells.shared=0",
+        "seeds=[0]", "noise.tasks=10", "tasks.fractions=[0.8,0.1,0.1]", "tasks.source=synthetic", "tasks.k=3", "recipe.C=4", "recipe.N=1", "recipe.resolution=8",
         "recipe.epochs=1", "recipe.target_last_k=1", "recipe.batch_size=16", "recipe.train_per_class=8",
         "recipe.test_per_class=4", "threads=1", "device=cpu", "progress=false"]
 
 
-def compose_collect(overrides, hydra_config=False):
+def compose_collect(overrides, hydra_config=False, name="collect"):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose("collect", overrides=overrides, return_hydra_config=hydra_config)
+        return compose(name, overrides=overrides, return_hydra_config=hydra_config)
 
 
 def records(db):
@@ -109,11 +110,13 @@ def test_recipe_configs_compose_to_the_python_recipes():
     from metad2a.recipe import Recipe
     from omegaconf import OmegaConf
 
-    for name in ("mini", "full"):
+    from metad2a.recipe import RECIPES, TRUTH
+
+    for name in ("mini", "full", "truth"):
         cfg = compose_collect([f"recipe={name}"])
         r = Recipe.from_dict(OmegaConf.to_container(cfg.recipe))
-        assert r.name == name
-    assert recipe_hash(Recipe.from_dict(OmegaConf.to_container(compose_collect([]).recipe))) == recipe_hash(MINI)
+        assert r.name == name and recipe_hash(r) == recipe_hash(RECIPES[name])
+    assert recipe_hash(Recipe.from_dict(OmegaConf.to_container(compose_collect([]).recipe))) == recipe_hash(TRUTH)
 
 
 def test_jobs_partition_and_cells_are_deterministic():
@@ -200,12 +203,12 @@ def test_rerun_of_the_shipped_store_trains_nothing_and_leaves_it_byte_identical(
     from omegaconf import OmegaConf
 
     db = tmp_path / "meta-train.sqlite"
-    shutil.copyfile(REPO / "meta_data" / "meta-train.sqlite", db)
+    shutil.copyfile(REPO / "meta_data" / "v1" / "meta-train.sqlite", db)
     before = _sha(db)
-    with closing(sqlite3.connect(REPO / "meta_data" / "meta-train.sqlite")) as con:  # rerun it as configured
+    with closing(sqlite3.connect(REPO / "meta_data" / "v1" / "meta-train.sqlite")) as con:  # rerun it as configured
         (text,) = con.execute("SELECT value FROM meta WHERE key = 'collect_config/meta-train'").fetchone()
     stored = json.loads(text)
-    cfg = OmegaConf.merge(compose_collect([]), stored, {"db": str(db), "worker": 0, "progress": False,
+    cfg = OmegaConf.merge(compose_collect([], name="collect_v1"), stored, {"db": str(db), "worker": 0, "progress": False,
                                                         "data_root": str(shared_data)})
     summary = run(cfg)
     assert summary["trained"] == 0 and summary["skipped"] == summary["planned"] > 0

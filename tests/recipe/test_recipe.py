@@ -112,6 +112,8 @@ def test_fixed_steps_set_the_epochs_from_the_task_size():
     assert r.epochs_for(300) == 30 and r.epochs_for(3000) == 3  # 10 and 100 batches per epoch
     assert r.epochs_for(300_000) == r.target_last_k  # never fewer epochs than the target averages
     assert MINI.epochs_for(123) == MINI.epochs  # epoch-based recipes ignore the task size
+    capped = r.with_(max_epochs=20)
+    assert capped.epochs_for(300) == 20 and capped.epochs_for(3000) == 3  # the cap binds only on small tasks
 
 
 def test_eval_epochs_are_spread_and_always_include_the_target_epochs():
@@ -120,7 +122,7 @@ def test_eval_epochs_are_spread_and_always_include_the_target_epochs():
     assert ev == sorted(set(ev)) and ev[-3:] == [38, 39, 40] and ev[0] == 10 and len(ev) == 6
     assert r.eval_epochs(5) == [1, 2, 3, 4, 5]  # short runs are scored every epoch
     assert MINI.eval_epochs(8) == list(range(1, 9))
-    with pytest.raises(RecipeError, match="steps and eval_points"):
+    with pytest.raises(RecipeError, match="steps, eval_points and max_epochs"):
         MINI.with_(steps=-1)
 
 
