@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from metad2a.database.task_data import TaskData
+from metad2a.database.tasks import META_TEST_SOURCES, MetaTestLeakError
 from metad2a.errors import DataError
 from metad2a.models.cell_features import unique_node_types
 from metad2a.models.config import ModelConfig
@@ -63,6 +64,10 @@ class TrainResult:
 
 def split_tasks(tasks: Sequence[TaskData], feat_dim: int) -> tuple[list[TaskData], list[TaskData]]:
     """The train and valid tasks; DataError when there is nothing to train on or the feature size is off."""
+    leaked = sorted({t.task_id for t in tasks if t.source in META_TEST_SOURCES or t.split == "meta-test"})
+    if leaked:
+        raise MetaTestLeakError(f"meta-test tasks {leaked[:5]} reached meta-training: {META_TEST_SOURCES} are "
+                                "for evaluation only; check data=")
     train = [t for t in tasks if t.split == "train"]
     valid = [t for t in tasks if t.split == "valid"]
     if not train:

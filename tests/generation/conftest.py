@@ -37,7 +37,8 @@ def meta_data(tmp_path_factory) -> Path:
     tasks = make_synthetic_tasks(num_tasks=8, feat_dim=1280, num_classes=(2, 4), samples_per_class=3,
                                  cells_per_task=6, seed=0)
     model = ModelConfig(feat_dim=1280, hidden_dim=16, latent_dim=8, heads=2, num_inducing=4, gnn_layers=1)
-    trainer = TrainerConfig(epochs=1, batch_tasks=4, unlabelled_cells=16, samples_per_class=3, resume=False)
+    trainer = TrainerConfig(epochs=1, generator_epochs=1, batch_tasks=4, unlabelled_cells=16, samples_per_class=3,
+                            resume=False)
     meta_train(tasks, model, trainer, root / "checkpoints")
     _tiny_record_store(root / "meta-train.sqlite")
     return root

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from metad2a.metrics import kendall_tau
@@ -59,3 +60,72 @@ def test_graf_cell_features_are_standardised_and_saved_with_the_model():
     twin.load_state_dict(m.state_dict())  # the standardisation is part of the state
     assert torch.equal(twin.cell_features.std, m.cell_features.std)
     assert torch.allclose(out, twin(twin.embed_dataset(x, mask), nt, torch.zeros(len(archs), dtype=torch.long)))
+
+
+def test_recipe_conditioning_learns_two_recipes_of_the_same_dataset():
+    """The same dataset labelled by two recipes that rank 8 cells in opposite orders: the recipe input
+    lets one model fit both, and the default (answer) recipe is the one asked for at inference."""
+    torch.manual_seed(0)
+    x, mask = pad_features([torch.randn(3, 4, 8), torch.randn(3, 4, 8)])
+    x[1] = x[0]  # one dataset, twice
+    nt = encode_archs(all_archs()[::2000][:8]).repeat(2, 1)
+    idx = torch.arange(2).repeat_interleave(8)
+    y = torch.linspace(0.5, 0.7, 8)
+    y = torch.cat([y, y.flip(0)])
+    cfg = ModelConfig(**{**CFG.to_dict(), "recipes": ["proper", "cheap"], "answer_recipe": "proper"})
+    m = MetaPredictor(cfg)
+    recipe = m.recipe_ids(["proper", "cheap"], 2)
+    assert recipe.tolist() == [0, 1]
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    for _ in range(200):
+        out = m.loss(x, mask, nt, y, idx, recipe)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    with torch.no_grad():
+        p = m(m.embed_dataset(x, mask), nt, idx, recipe)
+        answer = m(m.embed_dataset(x[:1], mask[:1]), nt[:8], torch.zeros(8, dtype=torch.long))
+    assert kendall_tau(p[:8], y[:8]) == 1.0 and kendall_tau(p[8:], y[8:]) == 1.0
+    assert kendall_tau(answer, y[:8]) == 1.0  # no recipe given: the answer recipe's ranking
+    with pytest.raises(ValueError, match="not in model.recipes"):
+        m.recipe_ids(["mini"], 1)
+
+
+def test_prior_is_a_lookup_carried_in_the_state_dict():
+    from metad2a.models.cell_prior import CellPrior, cell_code
+    from metad2a.space import NUM_CELLS
+
+    archs = all_archs()
+    nt = encode_archs(archs)
+    codes = cell_code(nt)
+    assert sorted(codes.tolist()) == list(range(NUM_CELLS))  # one code per cell, closed form
+    acc = torch.arange(len(archs), dtype=torch.float32) % 97
+    prior = CellPrior().fit(nt[:1000], acc[:1000])
+    assert torch.equal(prior.accuracy(nt[:1000]), acc[:1000])
+    assert torch.allclose(prior.accuracy(nt[1000:1003]), acc[:1000].mean().expand(3))  # unknown cells: the mean
+    m = MetaPredictor(CFG)
+    m.prior.fit(nt[:1000], acc[:1000])
+    twin = MetaPredictor(CFG)
+    twin.load_state_dict(m.state_dict())
+    assert torch.equal(twin.prior.table, m.prior.table) and twin.prior.fitted
+
+
+def test_the_prior_alone_ranks_like_its_table():
+    """With the residual heads zeroed, the predictor's ranking is the table's (scale > 0)."""
+    torch.manual_seed(0)
+    archs = all_archs()[::300]
+    nt = encode_archs(archs)
+    table = torch.randn(len(archs))
+    m = MetaPredictor(CFG)
+    m.prior.fit(nt, table)
+    for head in (m.head, m.recipe_head):
+        torch.nn.init.zeros_(head[-1].weight)
+        torch.nn.init.zeros_(head[-1].bias)
+    torch.nn.init.zeros_(m.base[-1].weight)
+    m.base[-1].bias.data = torch.tensor([0.3, 0.05])  # level, scale
+    x, mask = pad_features([torch.randn(3, 4, 8)])
+    with torch.no_grad():
+        p = m(m.embed_dataset(x, mask), nt, torch.zeros(len(archs), dtype=torch.long))
+    assert kendall_tau(p, table) == 1.0
+    no_prior = MetaPredictor(ModelConfig(**{**CFG.to_dict(), "prior": False}))
+    assert not hasattr(no_prior, "prior")

@@ -29,17 +29,21 @@ def test_fingerprint_changes_with_any_accuracy():
 
 
 def test_resume_continues_exactly(tmp_path):
+    """A run stopped after its first epoch (time limit) and resumed ends exactly where a straight run
+    does, across the switch from the predictor phase to the generator phase."""
     tasks = tiny_tasks()
     straight = train_tiny(tmp_path / "a", tasks, epochs=2)
-    train_tiny(tmp_path / "b", tasks, epochs=1)
+    stopped = train_tiny(tmp_path / "b", tasks, epochs=2, time_limit_min=1e-6)
+    assert stopped.epochs_run == 1
     resumed = meta_train(tasks, tiny_model_config(), tiny_trainer_config(epochs=2, resume=True), tmp_path / "b")
-    assert resumed.epochs_run == 1 and len(resumed.history) == 2
+    assert resumed.epochs_run == 2 and len(resumed.history) == 3 and "gen/loss" in resumed.history[-1]
     a = torch.load(tmp_path / "a" / LAST_FILE, weights_only=True)["states"]
     b = torch.load(tmp_path / "b" / LAST_FILE, weights_only=True)["states"]
     for model in a:
         for k in a[model]:
             assert torch.allclose(a[model][k], b[model][k], atol=1e-6), (model, k)
-    assert straight.history[-1]["predictor/loss"] == pytest.approx(resumed.history[-1]["predictor/loss"], rel=1e-5)
+    assert straight.history[1]["predictor/loss"] == pytest.approx(resumed.history[1]["predictor/loss"], rel=1e-5)
+    assert straight.history[-1]["gen/loss"] == pytest.approx(resumed.history[-1]["gen/loss"], rel=1e-5)
     # a finished run resumes to a no-op
     again = meta_train(tasks, tiny_model_config(), tiny_trainer_config(epochs=2, resume=True), tmp_path / "b")
     assert again.epochs_run == 0

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
 BENCH = CONF / "bench"
 ROOTS = {"conf": CONF, "bench": BENCH}
-SCHEMAS = {"train": TrainConfig, "generate": GenerateConfig, "collect": CollectConfig, "collect_v2": CollectConfig,
+SCHEMAS = {"train": TrainConfig, "generate": GenerateConfig, "collect": CollectConfig, "collect_v1": CollectConfig,
            "default": BenchConfig,
            "tiny": BenchConfig}
 

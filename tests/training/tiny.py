@@ -23,7 +23,8 @@ def tiny_model_config(**kw) -> ModelConfig:
 
 
 def tiny_trainer_config(**kw) -> TrainerConfig:
-    return TrainerConfig(**({"epochs": 1, "batch_tasks": 4, "unlabelled_cells": 16, "resume": False} | kw))
+    return TrainerConfig(**({"epochs": 1, "generator_epochs": 1, "batch_tasks": 4, "unlabelled_cells": 16,
+                             "resume": False} | kw))
 
 
 def train_tiny(out: Path, tasks=None, **trainer_kw) -> TrainResult:
