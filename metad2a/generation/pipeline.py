@@ -225,6 +225,7 @@ def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
     skipped = {"corrupt": images.n_corrupt, "non_image": images.n_non_image, "too_large": images.n_too_large,
                "linked": images.n_linked, "special": images.n_special}
     result = GenerationResult(ranked=ranked, dataset=dataset, timings_s=timings, generator=gen_counts, config={},
-                              predictor=getattr(scorer, "name", type(scorer).__name__), skipped_files=skipped,
+                              predictor=getattr(scorer, "name", type(scorer).__name__),
+                              scale=getattr(scorer, "scale", ""), skipped_files=skipped,
                               warnings=notes)
     return result, best_model

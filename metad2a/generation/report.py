@@ -47,6 +47,7 @@ class GenerationResult:
     generator: dict[str, int]  # {sampled, valid, unique}
     config: dict[str, Any]
     predictor: str = ""  # the scorer's name: what predicted_accuracy means
+    scale: str = ""  # which training predicted_accuracy answers for (meta: "nb201-200ep", NB201's proper training)
     trained: list[TrainedCell] = field(default_factory=list)
     train: dict[str, Any] = field(default_factory=dict)  # {recipe, recipe_hash, train_images, test_images}
     model_file: str = ""

@@ -61,8 +61,9 @@ class GRAFScorer:
 
     Train with ``fit(archs, accuracies)``. An unfitted scorer fits itself on first use:
     on the pooled, within-task z-scored records of the ``fit_split`` tasks of the record store
-    ``fit_db`` (the project's own database: ``predictor=graf``), or else on ``fit_cells`` cells
-    of the shared NB201 table's ``fit_column`` (``predictor=graf_nb201_prior``).
+    ``fit_db`` (the project's own runs: ``predictor=graf``; the imported NB201 table task is left
+    out), or else on ``fit_cells`` cells of the shared NB201 table's ``fit_column``
+    (``predictor=graf_in16``: ImageNet16-120; the CIFAR-100 column is refused, it is meta-test truth).
     """
 
     name = "graf"
@@ -96,21 +97,27 @@ class GRAFScorer:
         from metad2a.nb201_tables import test_accuracy, zero_cost_proxies
 
         table = test_accuracy()
+        if column == "cifar100_test":
+            raise DataError("NB201's cifar100_test column is meta-test truth: fit on imagenet16_120_test instead")
         if column not in next(iter(table.values())):
-            raise DataError(f"unknown NB201 column {column!r}: use cifar100_test or imagenet16_120_test")
+            raise DataError(f"unknown NB201 column {column!r}: use imagenet16_120_test")
         pool = sorted(zero_cost_proxies()) if self.zc_proxies else sorted(table)
         archs = [pool[i] for i in np.random.default_rng(seed).choice(len(pool), min(n, len(pool)), replace=False)]
         return self.fit(archs, [table[a][column] for a in archs])
 
     def fit_database(self, db: str | os.PathLike, split: str = "train") -> "GRAFScorer":
-        """Fit on the pooled records of ``split`` in a meta-training store, z-scored within each task."""
+        """Fit on the pooled records of ``split`` in a meta-training store, z-scored within each task.
+
+        Only the project's own runs: the imported NB201 table task is left out (``graf_in16`` fits on it).
+        """
+        from metad2a.database.nb201_import import NB201_TASK_ID
         from metad2a.database.store import Store
 
         if not os.path.isfile(db):
             raise DataError(f"record store {db} not found: collect it (python -m metad2a.collect), set "
-                            "METAD2A_META_DATA, or use predictor=graf_nb201_prior")
-        with Store(db) as store:
-            per_task = list(store.seed_means(split).values())
+                            "METAD2A_META_DATA, or use predictor=graf_in16")
+        with Store(db, readonly=True) as store:
+            per_task = [v for t, v in store.seed_means(split).items() if t != NB201_TASK_ID]
         if not per_task:
             raise DataError(f"{db} has no records of {split}-split tasks to fit GRAF on")
         return self.fit(*pooled_zscores(per_task))

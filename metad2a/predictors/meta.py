@@ -52,6 +52,8 @@ class MetaPredictorScorer:
         self.model, self.checkpoint = load_predictor(path)
         self.path, self.agnostic, self.batch_size = path, self.model.agnostic, batch_size
         self.name = name or ("meta_agnostic" if self.agnostic else "meta")
+        # Which training the predictions answer for: the model's answer recipe (NB201's 200 epochs).
+        self.scale = self.model.cfg.answer_recipe
         self.feat_dim = self.model.cfg.feat_dim
         self.feature_extractor = self.model.cfg.feature_extractor
 

@@ -220,9 +220,9 @@ def test_ensemble_through_generate(tmp_path):
     assert set(r.checkpoints) == {"generator", "predictor.meta"}
 
 
-def test_graf_nb201_prior_through_generate(tmp_path, shared_data, monkeypatch):
+def test_graf_in16_through_generate(tmp_path, shared_data, monkeypatch):
     monkeypatch.setenv("METAD2A_SHARED_DATA", str(shared_data))
     data = make_folder(tmp_path / "ds", classes=2, per_class=3)
-    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=graf_nb201_prior", "top_k=3", "num_samples=10",
+    r = generate(gen_config(tmp_path, f"data.path={data}", "predictor=graf_in16", "top_k=3", "num_samples=10",
                             "predictor.n_estimators=5", "predictor.fit_cells=64")).result
-    assert r.predictor == "graf_nb201_prior" and len(r.ranked) == 3
+    assert r.predictor == "graf_in16" and len(r.ranked) == 3

@@ -69,5 +69,24 @@ def test_fits_itself_on_the_project_database(tmp_path):
     scorer = GRAFScorer(n_estimators=20, fit_db=tmp_path / "mt.sqlite")
     scores = scorer.score(archs)  # fits on the train split only, whose ranking follows conv3x3
     assert np.corrcoef(scores, conv)[0, 1] > 0.9
-    with pytest.raises(DataError, match="graf_nb201_prior"):
+    with pytest.raises(DataError, match="graf_in16"):
         GRAFScorer(fit_db=tmp_path / "missing.sqlite").score(archs)
+
+
+def test_the_cifar100_column_is_never_fitted_on():
+    # NB201's CIFAR-100 column is meta-test truth (the benchmark scores picks with it).
+    with pytest.raises(DataError, match="meta-test truth"):
+        GRAFScorer(n_estimators=2).fit_nb201("cifar100_test", 10)
+
+
+def test_fitting_on_the_database_leaves_the_imported_table_out(tmp_path, shared_data):
+    from metad2a.database.nb201_import import import_nb201_table
+    from metad2a.database.store import Store
+    from metad2a.space import all_archs
+
+    archs = all_archs()[:40]
+    table = {a: {"imagenet16_120_test": float(i)} for i, a in enumerate(archs)}
+    with Store(tmp_path / "mt.sqlite") as s:
+        import_nb201_table(s, table=table)
+    with pytest.raises(DataError, match="no records of train-split tasks"):
+        GRAFScorer(n_estimators=2).fit_database(tmp_path / "mt.sqlite")
