@@ -4,9 +4,12 @@
     g = GraphEncoder(cell)                      (M, dim)  (+ MLP(GRAF features) with cell_features="graf")
     e = RecipeEmbedding(recipe)                 (B, dim)  which training labelled the accuracy
     p = CellPrior(cell)                         (M,)      NB201's ImageNet16-120 accuracy, standardised
+    r = reference embedding                     (dim,)    ImageNet16-120's (the prior's own dataset)
     y = level([d; e]) + scale([d; e]) * p       the prior, shifted and scaled per dataset and recipe
-        + MLP_data([d; g; d * g])               how this dataset moves each cell
-        + MLP_recipe([e; g; e * g])             how this recipe moves each cell        (M,)  acc / 100
+        + MLP_data([d; g; d*g]) - MLP_data([r; g; r*g])   how this dataset moves each cell, relative
+                                                          to the prior's dataset
+        + MLP_recipe([e; g; e * g])             how a cheaper recipe moves each cell (0 for the
+                                                answer recipe)                          (M,)  acc / 100
     loss = reg_weight MSE(y, acc) + rank_weight ranking(y, acc within each task)     (losses.py)
 
 Why this shape:
@@ -24,6 +27,12 @@ Why this shape:
   residuals apart lets a new dataset's shift (learned across all our tasks) carry over to the
   proper-training answer, instead of asking one network about a (dataset, recipe) pair it has
   never seen.
+- **Anchored at the prior's dataset.** The dataset term is measured from ImageNet16-120's own
+  embedding (the table task's, kept in the ``reference`` buffer), and the recipe term is zero
+  for the answer recipe. So for ImageNet16-120 under proper training the model *is* the table,
+  a dataset like it gets a small correction, and only datasets that rank cells differently in
+  our runs move the answer. The agnostic twin's dataset term is identically zero: it is the
+  table plus the recipe correction, i.e. the ImageNet16-120 lookup when answering.
 - **The product term** lets the dataset re-weight cell features, which a within-task ranking
   needs; without it d could only shift every cell of a task alike (task difficulty).
 
@@ -69,6 +78,7 @@ class MetaPredictor(nn.Module):
         self.base = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Linear(d, 2))  # level, scale of the prior
         self.head = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
         self.recipe_head = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(), nn.Linear(d, 1))
+        self.register_buffer("reference", torch.zeros(d))  # the prior's dataset embedding (set_reference)
 
     def recipe_ids(self, names: list[str] | None, batch: int) -> torch.Tensor:
         """Recipe names (one per task; None = ``answer_recipe`` for all) -> (B,) ids."""
@@ -86,6 +96,11 @@ class MetaPredictor(nn.Module):
             return self.dataset_const.expand(features.shape[0] if features is not None else batch, -1)
         return self.dataset_encoder(features, mask)
 
+    @torch.no_grad()
+    def set_reference(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Store the embedding of the prior's dataset (features (1, C, N, D)) for inference."""
+        self.reference.copy_(self.embed_dataset(features, mask)[0])
+
     def encode_cells(self, node_type: torch.Tensor) -> torch.Tensor:
         """(M, 8) node types -> (M, dim) cell encodings (GNN, plus GRAF features if configured)."""
         g = self.graph_encoder(node_type)
@@ -94,29 +109,36 @@ class MetaPredictor(nn.Module):
         return g
 
     def forward(self, dataset_emb: torch.Tensor, node_type: torch.Tensor, task_index: torch.Tensor,
-                recipe: torch.Tensor | None = None, cell_emb: torch.Tensor | None = None) -> torch.Tensor:
+                recipe: torch.Tensor | None = None, cell_emb: torch.Tensor | None = None,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
         """dataset_emb (B, dim), node_type (M, 8), task_index (M,) in 0..B-1, recipe (B,) ids
-        (None: ``answer_recipe``), cell_emb (M, dim) from ``encode_cells`` when already computed
-        -> (M,) predicted acc / 100."""
+        (None: ``answer_recipe``), cell_emb (M, dim) from ``encode_cells`` when already computed,
+        reference (dim,) the prior's dataset embedding (None: the stored one) -> (M,) acc / 100."""
         if recipe is None:
             recipe = self.recipe_ids(None, dataset_emb.shape[0])
         d, e = dataset_emb[task_index], self.recipe_emb(recipe)[task_index]
+        r = (self.reference if reference is None else reference).expand_as(d)
         g = self.encode_cells(node_type) if cell_emb is None else cell_emb
         level, scale = self.base(torch.cat([d, e], dim=1)).unbind(1)
-        y = level + self.head(torch.cat([d, g, d * g], dim=1)).squeeze(1) \
-            + self.recipe_head(torch.cat([e, g, e * g], dim=1)).squeeze(1)
+        moved = self.head(torch.cat([d, g, d * g], dim=1)) - self.head(torch.cat([r, g, r * g], dim=1))
+        cheap = (recipe[task_index] != self.cfg.recipes.index(self.cfg.answer_recipe)).float()
+        y = level + moved.squeeze(1) + cheap * self.recipe_head(torch.cat([e, g, e * g], dim=1)).squeeze(1)
         if self.cfg.prior:
             y = y + scale * self.prior(node_type)
         return y
 
     def loss(self, features: torch.Tensor | None, mask: torch.Tensor | None, node_type: torch.Tensor,
-             acc: torch.Tensor, task_index: torch.Tensor, recipe: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+             acc: torch.Tensor, task_index: torch.Tensor, recipe: torch.Tensor | None = None,
+             reference_index: int | None = None) -> dict[str, torch.Tensor]:
         """Regression plus within-task ranking for B tasks and their M evaluated cells.
 
         features (B, C, N, D), mask (B, C, N); node_type (M, 8); acc (M,) in [0, 1]; task_index (M,)
-        in 0..B-1; recipe (B,) ids of the recipes that labelled each task.
+        in 0..B-1; recipe (B,) ids of the recipes that labelled each task; reference_index: the
+        batch position of the prior's own task (its embedding is the reference), None: the stored one.
         Returns {"loss": reg_weight * mse + rank_weight * rank, "mse": ..., "rank": ...}.
         """
-        pred = self(self.embed_dataset(features, mask), node_type, task_index, recipe)
+        emb = self.embed_dataset(features, mask)
+        ref = None if reference_index is None else emb[reference_index]
+        pred = self(emb, node_type, task_index, recipe, reference=ref)
         reg, rank = regression_loss(pred, acc), ranking_loss(self.cfg.rank_loss, pred, acc, task_index)
         return {"loss": self.cfg.reg_weight * reg + self.cfg.rank_weight * rank, "mse": reg, "rank": rank}

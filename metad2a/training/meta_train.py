@@ -118,6 +118,23 @@ def fit_priors(preds: Mapping[str, MetaPredictor], train: Sequence[TaskData]) ->
     return len(nt)
 
 
+def predictor_step(model: MetaPredictor, batch: list[TaskTensors], table: TaskTensors | None, tcfg: TrainerConfig,
+                   gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """``MetaPredictor.loss`` on ``batch``, with the table task added as the reference when there is one."""
+    if table is not None and all(t is not table for t in batch):
+        batch = [*batch, table]
+    ref = next((i for i, t in enumerate(batch) if t is table), None)
+    return model.loss(**predictor_batch(batch, tcfg.samples_per_class, gen, model.cfg.recipes,
+                                        tcfg.max_cells_per_task), reference_index=ref)
+
+
+def set_reference(model: MetaPredictor, table: TaskTensors | None, samples_per_class: int | None) -> None:
+    """Store the table task's embedding (its first samples per class) as the model's reference."""
+    if table is not None:
+        x, mask = feature_batch([table], samples_per_class)
+        model.set_reference(x, mask)
+
+
 def distill_batch(predictor: MetaPredictor, bank: CellBank, batch: Sequence[TaskTensors], tcfg: TrainerConfig,
                   gen: torch.Generator) -> dict:
     """``GraphVAE.loss`` inputs for varied versions of ``batch``'s datasets and the predictor's top cells."""
@@ -210,6 +227,9 @@ def meta_train(
         start, best, history = state
         print(f"resumed from {files.last_path} at epoch {start}/{tcfg.epochs + tcfg.generator_epochs}")
 
+    # The prior's own task (NB201's table) is in every predictor batch: its embedding anchors the
+    # dataset term (models/predictor.py).
+    table = next((t for t in train_t if t.recipe == TABLE_RECIPE), None)
     pred_epochs = tcfg.epochs if preds else 0
     gen_epochs = tcfg.generator_epochs if "generator" in models else 0
     teacher: tuple[MetaPredictor, CellBank] | None = None
@@ -234,12 +254,13 @@ def meta_train(
         if phase == "predictor":
             # step
             for key, m in preds.items():
-                losses = run_epoch(m, opts[key], train_t, lambda b, m=m: m.loss(**predictor_batch(
-                    b, tcfg.samples_per_class, gen, model_cfg.recipes, tcfg.max_cells_per_task)), tcfg, gen)
+                losses = run_epoch(m, opts[key], train_t, lambda b, m=m: predictor_step(m, b, table, tcfg, gen),
+                                   tcfg, gen)
                 row |= {f"{key}/{k}": v for k, v in losses.items()}
             # evaluate, select, save the best
             if (epoch + 1) % tcfg.eval_every == 0 or epoch + 1 == pred_epochs:
                 for key, m in preds.items():
+                    set_reference(m, table, tcfg.samples_per_class)
                     r = ranking_metrics(predict_tasks(m, valid_t, tcfg.samples_per_class), valid_t)
                     row |= {f"val/{key}_kendall": r["kendall"], f"val/{key}_spearman": r["spearman"]}
                     if _improved(best[key], r["kendall"]):

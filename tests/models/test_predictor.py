@@ -129,3 +129,27 @@ def test_the_prior_alone_ranks_like_its_table():
     assert kendall_tau(p, table) == 1.0
     no_prior = MetaPredictor(ModelConfig(**{**CFG.to_dict(), "prior": False}))
     assert not hasattr(no_prior, "prior")
+
+
+def test_answers_for_the_reference_dataset_and_the_agnostic_twin_are_the_prior():
+    """Anchoring: at the prior's own dataset, and for the twin everywhere, the proper-training
+    answer ranks cells exactly as the table does, whatever the (random) residual heads hold."""
+    torch.manual_seed(0)
+    archs = all_archs()[::300]
+    nt = encode_archs(archs)
+    table = torch.randn(len(archs))
+    ref, other = torch.randn(1, 3, 4, 8), torch.randn(1, 3, 4, 8) + 1.0
+    idx = torch.zeros(len(archs), dtype=torch.long)
+    for agnostic in (False, True):
+        m = MetaPredictor(CFG, agnostic=agnostic).eval()
+        m.prior.fit(nt, table)
+        torch.nn.init.zeros_(m.base[-1].weight)
+        m.base[-1].bias.data = torch.tensor([0.0, 0.01])  # a small positive scale: the residual can move cells
+        m.set_reference(ref)
+        with torch.no_grad():
+            at_ref = m(m.embed_dataset(ref), nt, idx)
+            elsewhere = m(m.embed_dataset(other), nt, idx)
+            cheap = m(m.embed_dataset(ref), nt, idx, m.recipe_ids(["truth"], 1))
+        assert kendall_tau(at_ref, table) == 1.0
+        assert (kendall_tau(elsewhere, table) == 1.0) == agnostic  # only the conditioned model moves
+        assert kendall_tau(cheap, table) < 1.0  # a cheaper recipe's correction applies to both
