@@ -16,6 +16,8 @@ class DatasetSample:
     images:   (N, C, H, W) float tensor, normalised (for training-free scores such as NASWOT)
     labels:   (N,) long tensor of class ids in ``0..num_classes-1``
     features: (num_classes, n_per_class, D) frozen features (for the meta-predictor)
+    recipe:   the training whose ranking is asked for (a recipe name, e.g. "truth"); None asks
+              for the scorer's own answer (the meta-predictor's: proper training)
     """
 
     name: str = "dataset"
@@ -23,6 +25,7 @@ class DatasetSample:
     images: torch.Tensor | None = None
     labels: torch.Tensor | None = None
     features: torch.Tensor | None = None
+    recipe: str | None = None
 
 
 @runtime_checkable

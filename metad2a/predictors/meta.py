@@ -68,17 +68,24 @@ class MetaPredictorScorer:
         return self.model.embed_dataset(_features(features, self.feat_dim, self.feature_extractor))[0]
 
     @torch.no_grad()
-    def predict(self, archs: Sequence[str], embedding: torch.Tensor) -> np.ndarray:
-        """Predicted accuracy (%) of each arch given a dataset embedding from ``embed``: (len(archs),)."""
+    def predict(self, archs: Sequence[str], embedding: torch.Tensor, recipe: str | None = None) -> np.ndarray:
+        """Predicted accuracy (%) of each arch given a dataset embedding from ``embed``: (len(archs),).
+
+        recipe: the training to answer for (a name in the model's ``recipes``); None: its answer
+        recipe, proper training.
+        """
+        rid = self.model.recipe_ids(None if recipe is None else [recipe], 1)
         out = []
         for s in range(0, len(archs), self.batch_size):
             nt = encode_archs(archs[s : s + self.batch_size])
-            out.append(100.0 * self.model(embedding[None], nt, torch.zeros(len(nt), dtype=torch.long)))
+            out.append(100.0 * self.model(embedding[None], nt, torch.zeros(len(nt), dtype=torch.long), rid))
         return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
     def score(self, archs: Sequence[str], dataset: DatasetSample | None = None) -> np.ndarray:
-        """Predicted accuracy (%) of each cell on ``dataset`` (its ``features`` are required unless agnostic)."""
-        return self.predict(list(archs), self.embed(None if dataset is None else dataset.features))
+        """Predicted accuracy (%) of each cell on ``dataset`` (its ``features`` are required unless agnostic),
+        under ``dataset.recipe`` when it names one the model knows, else under proper training."""
+        recipe = None if dataset is None or dataset.recipe not in self.model.cfg.recipes else dataset.recipe
+        return self.predict(list(archs), self.embed(None if dataset is None else dataset.features), recipe)
 
 
 class MetaGenerator:

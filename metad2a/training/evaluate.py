@@ -33,8 +33,10 @@ METRICS = ("spearman", "kendall", "top1_regret", "pick_percentile")
 
 
 def dataset_sample(task: TaskData) -> DatasetSample:
-    """What a scorer sees of a task: its name, class count and (C, N, D) features."""
-    return DatasetSample(name=task.task_id, num_classes=task.num_classes, features=torch.as_tensor(task.features))
+    """What a scorer sees of a task: its name, class count, (C, N, D) features, and the recipe of its
+    labels (so the meta-predictor ranks for the same training its truth comes from)."""
+    return DatasetSample(name=task.task_id, num_classes=task.num_classes, features=torch.as_tensor(task.features),
+                         recipe=task.recipe)
 
 
 def task_metrics(scores: Sequence[float], accs: Sequence[float]) -> dict[str, float]:
@@ -83,8 +85,10 @@ def compare(scorers: Mapping[str, Scorer], tasks: Sequence[TaskData], include_ra
 
 
 def graf_baseline(train_tasks: Sequence[TaskData], seed: int = 0) -> Scorer:
-    """GRAF-RF fitted on the pooled records of ``train_tasks``, accuracy z-scored within each task."""
-    return GRAFScorer(seed=seed, name="graf_rf").fit(*pooled_zscores([(t.archs, t.accs) for t in train_tasks]))
+    """GRAF-RF fitted on the pooled records of ``train_tasks``, accuracy z-scored within each task;
+    the imported NB201 table task is left out (it would swamp the project's own runs)."""
+    own = [(t.archs, t.accs) for t in train_tasks if t.recipe != "nb201-200ep"]
+    return GRAFScorer(seed=seed, name="graf_rf").fit(*pooled_zscores(own))
 
 
 def evaluate_checkpoints(checkpoint_dir: str | os.PathLike, tasks: Sequence[TaskData],
