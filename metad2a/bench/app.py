@@ -23,31 +23,44 @@ from metad2a.bench.provenance import fingerprints, machine, utc_now
 from metad2a.bench.report import scores_json, to_json, to_markdown
 from metad2a.bench.result_cache import ResultCache, method_key
 from metad2a.bench.runner import BenchResult, run_benchmark
-from metad2a.bench.tasks import BenchTask, load_bench_tasks
+from metad2a.bench.tasks import LODO_FILES, BenchTask, load_bench_tasks, load_lodo_tasks, load_table_task
 from metad2a.errors import MetaD2AError
 from metad2a.recipe import recipe_hash
 from metad2a.schema import refuse_unknown_keys
 from metad2a.training.logging import make_logger
 
-GROUND_TRUTH = ("the seed mean of the records' `target` under the task's recipe; a pick outside the "
-                "evaluated cells (up to canonical form) is trained with that recipe and the same seeds, "
-                "and cached in {cache}")
+TRAINED_TRUTH = ("{truths}: the seed mean of the records' `target` under the task's recipe of that name; a pick "
+                 "outside the evaluated cells (up to canonical form) is trained with that recipe and the same "
+                 "seeds, and cached in {cache}")
+TABLE_TRUTH = ("{name}: {about}; any pick is looked up (the cell's own row), never trained; percentile among "
+               "all {n:,} cells, regret to the table's best ({best:.2f}), Spearman over the {m:,} unique cells")
 
 
-def load_tasks(cfg: DictConfig) -> list[BenchTask]:
-    """The meta-test datasets named in ``datasets.meta_test``, then the ``datasets.split`` tasks."""
+def load_tasks(cfg: DictConfig) -> tuple[list[BenchTask], list[str]]:
+    """(tasks, notes on skipped rows): ``datasets.table``, ``meta_test``, ``lodo``, then the ``split`` tasks."""
     d = cfg.datasets
-    tasks: list[BenchTask] = []
+    tasks: list[BenchTask] = [load_table_task(name, d.table_features, cfg.data_root) for name in d.table]
+    notes: list[str] = []
     if d.meta_test:
         tasks += load_bench_tasks(d.meta_test_db, d.meta_test_features, "meta-test", list(d.meta_test),
                                   recipe_hash=d.recipe_hash, data_root=cfg.data_root)
+    if d.lodo:
+        lodo, notes = load_lodo_tasks(d.meta_train_db, d.meta_train_features, list(d.lodo), d.lodo_dir,
+                                      d.recipe_hash, cfg.data_root, d.lodo_max_tasks)
+        tasks += lodo
     if d.split:
-        tasks += load_bench_tasks(d.meta_train_db, d.meta_train_features, d.split,
+        tasks += load_bench_tasks(d.within_db, d.within_features, d.split,
                                   list(d.tasks) if d.tasks is not None else None, d.max_tasks,
                                   recipe_hash=d.recipe_hash, data_root=cfg.data_root)
     if not tasks:
-        raise MetaD2AError("no benchmark tasks: set datasets.meta_test and/or datasets.split")
-    return tasks
+        raise MetaD2AError("no benchmark tasks: set datasets.table, meta_test, lodo and/or split"
+                           + (f" ({'; '.join(notes)})" if notes else ""))
+    seen: dict[str, str] = {}
+    for t in tasks:
+        if seen.setdefault(t.name, t.dataset) != t.dataset:
+            raise MetaD2AError(f"task {t.name} is in both {seen[t.name]} and {t.dataset}: benchmark it in one of "
+                               "them (datasets.lodo or datasets.split)")
+    return tasks, notes
 
 
 def selected_methods(cfg: DictConfig) -> dict[str, DictConfig]:
@@ -70,26 +83,45 @@ def _command(cfg: DictConfig) -> str:
         return "metad2a.bench.app.run(cfg)"
 
 
+def ground_truth_lines(tasks: list[BenchTask], truth: GroundTruth) -> list[str]:
+    """One line per kind of truth in this run: each table, then the trained recipes and their caches."""
+    lines = []
+    for t in tasks:
+        if t.table is not None:
+            lines.append(TABLE_TRUTH.format(name=t.truth, about=t.table.about, n=len(t.table.archs),
+                                            best=float(t.table.accs.max()), m=len(t.archs)))
+    trained = [t for t in tasks if t.table is None]
+    if trained:
+        stores = dict.fromkeys(str(truth.store_path(t.role, t.recipe)) for t in trained)
+        lines.append(TRAINED_TRUTH.format(truths=", ".join(f"`{n}`" for n in dict.fromkeys(t.truth for t in trained)),
+                                          cache=", ".join(stores)))
+    return lines
+
+
 def protocol(cfg: DictConfig, result: BenchResult, methods: dict[str, Any], truth: GroundTruth,
-             group: str, date: str) -> dict:
+             group: str, date: str, skipped: list[str]) -> dict:
     """Everything needed to reproduce and trust the numbers."""
     from metad2a.models.checkpoint import code_version
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
     paths = [v for n in methods for v in resolved["methods"][n].values() if isinstance(v, str)]
     paths += [v for v in resolved["datasets"].values() if isinstance(v, str)]
-    roles = sorted({t.role for t in result.tasks})
+    paths += [str(Path(t.checkpoint_dir) / f) for t in result.tasks if t.checkpoint_dir for f in LODO_FILES]
+    lines = ground_truth_lines(result.tasks, truth)
     return {
         "date": date, "machine": machine(), "command": _command(cfg), "code_version": code_version(),
         "wandb_group": group, "seeds": list(cfg.seeds), "timing_repeats": int(cfg.timing_repeats),
         "methods": {n: {"target": resolved["methods"][n]["_target_"], "stochastic": bool(m.stochastic)}
                     for n, m in methods.items()},
-        "tasks": [{"name": t.name, "role": t.role, "split": t.spec.split, "source": t.spec.source,
-                   "num_classes": t.data.num_classes, "n_cells": len(t.archs), "seeds": list(t.seeds),
-                   "recipe_hash": recipe_hash(t.recipe)} for t in result.tasks],
-        "ground_truth": GROUND_TRUTH.format(cache=", ".join(str(truth.store_path(r)) for r in roles)),
+        "tasks": [{"name": t.name, "dataset": t.dataset, "truth": t.truth, "role": t.role, "split": t.spec.split,
+                   "source": t.spec.source, "num_classes": t.data.num_classes, "n_cells": len(t.archs),
+                   "population": len(t.population_archs), "seeds": list(t.seeds),
+                   "recipe_hash": recipe_hash(t.recipe), "checkpoint_dir": t.checkpoint_dir,
+                   "held_out_source": t.held_out_source} for t in result.tasks],
+        "ground_truth": " | ".join(lines), "ground_truth_by_kind": lines,
         "ground_truth_runs": {"trained": truth.trained, "reused": truth.reused},
         "recipes": {recipe_hash(t.recipe): t.recipe.to_dict() for t in result.tasks},
+        "skipped": list(skipped),
         "fingerprints": fingerprints(paths), "config": resolved,
     }
 
@@ -99,7 +131,8 @@ def write_outputs(out_dir: Path, result: BenchResult, proto: dict, scatter_metho
     files = [atomic_write_json(out_dir / "transfer.json", to_json(result, proto)),
              atomic_write_json(out_dir / "transfer_scores.json", scores_json(result)),
              atomic_write_text(out_dir / "transfer.md", to_markdown(result, proto)),
-             plots.accuracy_vs_search(result, out_dir / "accuracy_vs_search_s.png")]
+             plots.accuracy_vs_search(result, out_dir / "accuracy_vs_search_s.png"),
+             plots.regret_by_dataset(result, out_dir / "regret_by_dataset.png")]
     scoring = [m for m in result.methods if any(result.results[t.name][m].scores for t in result.tasks)]
     method = scatter_method if scatter_method in scoring else (scoring[0] if scoring else None)
     if method:
@@ -126,7 +159,9 @@ def run(cfg: DictConfig) -> dict:
     group = cfg.wandb_group or f"bench-{date.replace(':', '').replace('+0000', 'Z')}"
     out_dir = Path(cfg.out_dir)
     configs = selected_methods(cfg)
-    tasks = load_tasks(cfg)
+    tasks, skipped = load_tasks(cfg)
+    for note in skipped:
+        print(f"note: {note}", file=sys.stderr)
     methods = {n: instantiate(c) for n, c in configs.items()}
     resolved = OmegaConf.to_container(cfg, resolve=True)
 
@@ -142,7 +177,7 @@ def run(cfg: DictConfig) -> dict:
     with GroundTruth(cfg.ground_truth.cache_dir, device=resolve_device(cfg.ground_truth.device)) as truth:
         result = run_benchmark(tasks, methods, truth, list(cfg.seeds), int(cfg.timing_repeats), logger_for,
                                echo=print if cfg.progress else None, cache=cache)
-        proto = protocol(cfg, result, methods, truth, group, date)
+        proto = protocol(cfg, result, methods, truth, group, date, skipped)
     proto["result_cache"] = None if cache is None else {"dir": str(cache.root), "reused": cache.hits,
                                                         "computed": cache.misses}
     files = write_outputs(out_dir, result, proto, cfg.rank_scatter_method)

@@ -16,15 +16,24 @@ from metad2a.training.logging import LoggerConfig
 
 @dataclass
 class BenchDatasets:
+    """The held-out datasets, in report order: tables, meta-test store, held-out domains, within-distribution."""
+
+    table: list[str] = field(default_factory=list)  # meta-test datasets whose truth is an NB201 column (cifar100)
+    table_features: str = "meta_data/features_meta-test.npz"
     meta_test: list[str] = field(default_factory=list)  # task ids in the meta-test store
     meta_test_db: str = "meta_data/meta-test.sqlite"
     meta_test_features: str = "meta_data/features_meta-test.npz"
-    split: str | None = "test"  # this split's tasks of the meta-training store (None for none)
-    meta_train_db: str = "meta_data/meta-train.sqlite"
+    lodo: list[str] = field(default_factory=list)  # image sources held out in turn (leave-one-domain-out)
+    lodo_dir: str = "meta_data/lodo"  # <source>/{predictor,predictor_agnostic,generator}.pt
+    lodo_max_tasks: int | None = None  # at most this many tasks per held-out domain
+    meta_train_db: str = "meta_data/meta-train.sqlite"  # database v2: the domains' tasks; GRAF-RF fits on it
     meta_train_features: str = "meta_data/features_meta-train.npz"
+    split: str | None = "test"  # the within-distribution row: this split's tasks of within_db (None for none)
+    within_db: str = "meta_data/v1/meta-train.sqlite"
+    within_features: str = "meta_data/v1/features_meta-train.npz"
     tasks: list[str] | None = None  # only these task ids of ``split``
     max_tasks: int | None = None
-    recipe_hash: str | None = None  # None: the one recipe each store holds
+    recipe_hash: str | None = None  # None: each task's one recipe
 
 
 @dataclass

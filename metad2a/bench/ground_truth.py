@@ -1,13 +1,18 @@
 """The true accuracy of any picked cell on a benchmark task, trained at most once.
 
-A pick whose canonical form (``metad2a.space.canonical_form``, the NB201 6,466-class
-convention) equals an evaluated cell's computes the same function, so it takes that cell's
-ground truth. Any other pick is trained exactly as the task's evaluated cells were
-(``train_cell`` with the task's recipe, once per ground-truth seed) and scored by the seed
-mean of ``target``. Those records go into a cache store per role,
-``<cache_dir>/extra-meta-test.sqlite`` and ``extra-meta-train.sqlite``: every record is
-committed as soon as it is trained, so a rerun (or a resumed crash) trains nothing twice.
-The stores of ``meta_data/`` are never written.
+On a task whose truth is a table (``BenchTask.table``, e.g. NB201's CIFAR-100 column), every
+cell is looked up: the cell's own row (or, for a partial table, a row of the same canonical
+form), never trained.
+
+On a task with trained records, a pick whose canonical form (``metad2a.space.canonical_form``,
+the NB201 6,466-class convention) equals an evaluated cell's computes the same function, so it
+takes that cell's ground truth. Any other pick is trained exactly as the task's evaluated
+cells were (``train_cell`` with the task's recipe, once per ground-truth seed) and scored by
+the seed mean of ``target``. Those records go into one cache store per store role and recipe,
+``<cache_dir>/extra-<role>-<recipe name>-<recipe hash>.sqlite`` (database v1's and v2's
+meta-test tasks share names but not specs): every record is committed as soon as it is
+trained, so a rerun (or a resumed crash) trains nothing twice. The stores of ``meta_data/``
+are never written.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 
 from metad2a.bench.tasks import BenchTask
 from metad2a.database.store import Store
-from metad2a.recipe import train_cell
+from metad2a.recipe import Recipe, recipe_hash, train_cell
 from metad2a.space import canonical_form
 
 
@@ -36,12 +41,13 @@ class GroundTruth:
     def __init__(self, cache_dir: str | os.PathLike, device: str = "cpu"):
         self.cache_dir, self.device = Path(cache_dir), device
         self.trained = self.reused = 0
-        self._stores: dict[str, Store] = {}
+        self._stores: dict[Path, Store] = {}
         self._canonical: dict[str, dict[str, int]] = {}
         self._cached: dict[str, dict[tuple[str, int], float]] = {}
 
-    def store_path(self, role: str) -> Path:
-        return self.cache_dir / f"extra-{role}.sqlite"
+    def store_path(self, role: str, recipe: Recipe) -> Path:
+        """The cache store of picks trained on ``role`` tasks with ``recipe``."""
+        return self.cache_dir / f"extra-{role}-{recipe.name}-{recipe_hash(recipe)}.sqlite"
 
     def evaluated_index(self, task: BenchTask, arch: str) -> int | None:
         """Position in ``task.archs`` of the evaluated cell equivalent to ``arch``, or None."""
@@ -53,7 +59,14 @@ class GroundTruth:
         return self._canonical[task.name].get(canonical_form(arch))
 
     def lookup(self, task: BenchTask, arch: str) -> tuple[float, int | None]:
-        """(true accuracy in %, index among the evaluated cells or None if it is not one)."""
+        """(true accuracy in %, index in ``task.population_archs`` or None if it is not one of them).
+
+        The population is the table's cells for a table task (every cell is one), else the
+        evaluated cells.
+        """
+        if task.table is not None:
+            i = task.table.index(arch)
+            return float(task.table.accs[i]), i
         i = self.evaluated_index(task, arch)
         if i is not None:
             return float(task.accs[i]), i
@@ -69,20 +82,21 @@ class GroundTruth:
             d = task.images()
             rec = train_cell(arch, d.train_x, d.train_y, d.test_x, d.test_y, task.data.num_classes, task.recipe,
                              seed=seed, device=self.device)
-            self._store(task.role).add_record(task.name, rec)
+            self._store(task).add_record(task.name, rec)
             cached[(arch, seed)] = float(rec["target"])
             self.trained += 1
         return float(np.mean([cached[(arch, s)] for s in task.seeds]))
 
-    def _store(self, role: str) -> Store:
-        if role not in self._stores:
-            self._stores[role] = Store(self.store_path(role), role=role)
-        return self._stores[role]
+    def _store(self, task: BenchTask) -> Store:
+        path = self.store_path(task.role, task.recipe)
+        if path not in self._stores:
+            self._stores[path] = Store(path, role=task.role)
+        return self._stores[path]
 
     def _records(self, task: BenchTask) -> dict[tuple[str, int], float]:
         """(arch, seed) -> target of the cached records of ``task`` (registers task and recipe once)."""
         if task.name not in self._cached:
-            store = self._store(task.role)
+            store = self._store(task)
             store.add_tasks([task.spec])
             h = store.add_recipe(task.recipe)
             self._cached[task.name] = {(r["arch"], int(r["seed"])): float(r["target"])

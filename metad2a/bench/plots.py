@@ -1,8 +1,10 @@
 """The benchmark's PNG plots (matplotlib, headless).
 
 - ``accuracy_vs_search_s.png``: per dataset (each meta-test dataset, each aggregated group of
-  meta-training test tasks), every method's chosen-cell accuracy (± std over seeds or tasks)
+  meta-training tasks), every method's chosen-cell accuracy (± std over seeds or tasks)
   against its search seconds, log scale.
+- ``regret_by_dataset.png``: per dataset, each method's regret to the oracle (the best
+  evaluated cell, or a truth table's best cell) in accuracy points, ± std over seeds or tasks.
 - ``meta_rank_scatter.png``: per task, the meta-predictor's predicted rank of each evaluated
   cell against its true rank (0 = best), with the within-task Spearman.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+
+import numpy as np
 
 from metad2a.bench.metrics import ranks
 from metad2a.bench.runner import BenchResult
@@ -43,9 +47,8 @@ def _grid(plt, n: int, ncols: int = 3, size: float = 4.0):
 def accuracy_vs_search(result: BenchResult, path: str | os.PathLike) -> Path:
     """Chosen-cell accuracy against search seconds, one panel per dataset or task group."""
     plt = _pyplot()
-    panels = {t.name: {m: r.summary for m, r in result.results[t.name].items()}
-              for t in result.tasks if t.role == "meta-test"}
-    panels |= {f"{g} (mean of tasks)": rows for g, rows in result.aggregates().items()}
+    groups = result.groups()
+    panels = {(f"{d} (mean of tasks)" if d in groups else d): rows for d, rows in result.dataset_rows().items()}
     fig, axes = _grid(plt, max(len(panels), 1))
     colours = {m: plt.cm.tab20(i % 20) for i, m in enumerate(result.methods)}  # 11 methods: no repeats
     markers = "os^Dv<>ph*XP"
@@ -61,6 +64,33 @@ def accuracy_vs_search(result: BenchResult, path: str | os.PathLike) -> Path:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.tight_layout()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    return _save(fig, plt, path)
+
+
+def regret_by_dataset(result: BenchResult, path: str | os.PathLike) -> Path:
+    """Grouped bars: for each dataset, each method's regret to the oracle (points; lower is better)."""
+    plt = _pyplot()
+    rows = result.dataset_rows()
+    datasets = list(rows)
+    # The oracle (regret 0 everywhere by definition) is the axis itself.
+    methods = [m for m in result.methods if any(np.isfinite(rows[d][m]["regret"]) and rows[d][m]["regret"] != 0.0
+                                                for d in datasets)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(datasets) * max(1, len(methods)) / 4), 4.5))
+    width = 0.8 / max(len(methods), 1)
+    colours = {m: plt.cm.tab20(i % 20) for i, m in enumerate(result.methods)}
+    for j, m in enumerate(methods):
+        x = np.arange(len(datasets)) + (j - (len(methods) - 1) / 2) * width
+        y = [rows[d][m]["regret"] for d in datasets]
+        sd = [rows[d][m].get("regret_std") for d in datasets]
+        err = [v if v is not None and math.isfinite(v) else 0.0 for v in sd]
+        ax.bar(x, y, width, yerr=err, capsize=2, color=colours[m], label=m)
+    ax.set_xticks(np.arange(len(datasets)), [f"{d}\n({result.truth()[d]})" for d in datasets], fontsize=8)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set(ylabel="regret to the oracle (accuracy points)", title="Pick accuracy as regret to the oracle")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
     return _save(fig, plt, path)
 
 

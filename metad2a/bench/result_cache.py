@@ -6,7 +6,9 @@ A result is reused only when its key matches, and the key covers everything the 
 depends on:
 
 - the method's resolved config and the sha256 of every file it names (checkpoints, stores);
-- the task's evaluated cells, their ground truth, its seeds and its recipe;
+- the task's evaluated cells, their ground truth, its seeds and its recipe; for a task whose
+  truth is a table, the table's name and every value; for a task with its own checkpoints (a
+  held-out domain), the sha256 of each of them;
 - the seeds the method runs and the number of timings.
 
 A changed checkpoint, a re-collected task or other seeds therefore recompute, and nothing
@@ -28,7 +30,7 @@ from metad2a.bench.metrics import RUN_METRICS
 from metad2a.bench.provenance import fingerprints
 from metad2a.bench.report import clean
 from metad2a.bench.runner import MethodOnTask
-from metad2a.bench.tasks import BenchTask
+from metad2a.bench.tasks import LODO_FILES, BenchTask
 from metad2a.recipe import recipe_hash
 
 FORMAT = 1
@@ -47,10 +49,17 @@ def method_key(name: str, resolved_method: Mapping[str, Any], seeds: Sequence[in
 
 
 def task_key(task: BenchTask) -> str:
-    """The task's identity: its evaluated cells, their ground truth, seeds and recipe."""
-    return _sha({"name": task.name, "role": task.role, "archs": list(task.archs),
-                 "accs": [round(float(a), 6) for a in task.accs], "seeds": list(task.seeds),
-                 "recipe": recipe_hash(task.recipe)})
+    """The task's identity: its evaluated cells, their ground truth, seeds and recipe (and table, checkpoints)."""
+    key = {"name": task.name, "role": task.role, "archs": list(task.archs),
+           "accs": [round(float(a), 6) for a in task.accs], "seeds": list(task.seeds),
+           "recipe": recipe_hash(task.recipe)}
+    if task.table is not None:  # only then, so the keys of results cached before tables existed still match
+        key["table"] = {"name": task.table.name, "archs": _sha(task.table.archs),
+                        "accs": _sha([round(float(a), 6) for a in task.table.accs])}
+    if task.checkpoint_dir:
+        files = [str(Path(task.checkpoint_dir) / f) for f in LODO_FILES]
+        key["checkpoints"] = {Path(p).name: sha for p, sha in fingerprints(files).items()}
+    return _sha(key)
 
 
 def _none_to_nan(obj: Any, numeric: frozenset[str]) -> Any:

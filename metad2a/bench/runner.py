@@ -16,7 +16,7 @@ import numpy as np
 
 from metad2a.bench.ground_truth import GroundTruth
 from metad2a.bench.methods import Method, MethodRun
-from metad2a.bench.metrics import aggregate_tasks, pick_metrics, rank_metrics, summarize_runs
+from metad2a.bench.metrics import aggregate_tasks, rank_metrics, summarize_runs
 from metad2a.bench.tasks import BenchTask
 from metad2a.training.logging import NullLogger
 
@@ -25,8 +25,10 @@ from metad2a.training.logging import NullLogger
 class MethodOnTask:
     """One method on one task.
 
-    runs:    one row per seed: seed, pick, evaluated (the pick is an evaluated cell),
-             accuracy, percentile, regret, spearman, kendall, cells_trained, search_s, candidates
+    runs:    one row per seed: seed, pick, evaluated (the pick is one of the task's population:
+             an evaluated cell, or any cell of a truth table), accuracy, percentile, regret,
+             spearman, kendall, scored (evaluated cells with a score), cells_trained, search_s,
+             candidates
     timings: every search_s measured (>= timing_repeats)
     scores:  the first run's scores of the evaluated cells (len(task.archs),), or None
     summary: ``summarize_runs(runs, timings)``
@@ -46,18 +48,33 @@ class BenchResult:
     methods: list[str]
     results: dict[str, dict[str, MethodOnTask]] = field(default_factory=dict)
 
-    def groups(self) -> dict[str, list[BenchTask]]:
-        """Tasks that are aggregated together: the meta-training split's tasks, e.g. "tiny-imagenet-test"."""
+    def datasets(self) -> dict[str, list[BenchTask]]:
+        """Every held-out dataset and its tasks, in benchmark order: a meta-test dataset is one task,
+        a group of meta-training tasks several (e.g. "tiny-imagenet-test", "lodo-kannada")."""
         out: dict[str, list[BenchTask]] = {}
         for t in self.tasks:
-            if t.role == "meta-train":
-                out.setdefault(f"{t.spec.source}-{t.spec.split}", []).append(t)
+            out.setdefault(t.dataset, []).append(t)
         return out
+
+    def groups(self) -> dict[str, list[BenchTask]]:
+        """The datasets made of meta-training tasks, which are aggregated over their tasks."""
+        return {d: ts for d, ts in self.datasets().items() if ts[0].role == "meta-train"}
 
     def aggregates(self) -> dict[str, dict[str, dict]]:
         """{group: {method: aggregate_tasks over the group's tasks}}."""
         return {g: {m: aggregate_tasks([self.results[t.name][m].summary for t in ts]) for m in self.methods}
                 for g, ts in self.groups().items()}
+
+    def dataset_rows(self) -> dict[str, dict[str, dict]]:
+        """{dataset: {method: summary}}: a single task's summary, or a group's aggregate over its tasks."""
+        aggregates = self.aggregates()
+        return {d: aggregates[d] if d in aggregates else {m: self.results[ts[0].name][m].summary
+                                                          for m in self.methods}
+                for d, ts in self.datasets().items()}
+
+    def truth(self) -> dict[str, str]:
+        """{dataset: what its ground truth is} (a recipe's name, or a table's such as "nb201-cifar100")."""
+        return {d: "/".join(dict.fromkeys(t.truth for t in ts)) for d, ts in self.datasets().items()}
 
 
 def evaluate_run(run: MethodRun, task: BenchTask, truth: GroundTruth, seed: int) -> dict:
@@ -65,12 +82,13 @@ def evaluate_run(run: MethodRun, task: BenchTask, truth: GroundTruth, seed: int)
     rows, evaluated = [], []
     for arch in run.picks:
         acc, index = truth.lookup(task, arch)
-        rows.append(pick_metrics(acc, task.accs, index))
+        rows.append(task.population.pick_metrics(acc, member=index is not None))
         evaluated.append(index is not None)
     row = {"seed": int(seed), "pick": run.picks[0] if len(run.picks) == 1 else None, "evaluated": all(evaluated)}
     row |= {k: float(np.mean([r[k] for r in rows])) for k in ("accuracy", "percentile", "regret")}
     row |= rank_metrics(run.scores, task.accs)
-    return row | {"cells_trained": int(run.cells_trained), "search_s": float(run.search_s),
+    scored = 0 if run.scores is None else int(np.count_nonzero(~np.isnan(np.asarray(run.scores, dtype=float))))
+    return row | {"scored": scored, "cells_trained": int(run.cells_trained), "search_s": float(run.search_s),
                   "candidates": int(run.candidates)}
 
 

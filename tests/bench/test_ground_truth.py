@@ -12,7 +12,7 @@ def test_evaluated_and_equivalent_cells_are_looked_up_without_training(tmp_path)
         assert truth.lookup(task, A) == (40.0, 0)
         assert truth.lookup(task, A_SAME) == (40.0, 0)  # same function, same ground truth
         assert truth.lookup(task, B) == (70.0, 1)
-        assert truth.trained == 0 and not truth.store_path("meta-train").exists()
+        assert truth.trained == 0 and not truth.store_path("meta-train", task.recipe).exists()
 
 
 def test_other_cells_are_trained_with_every_seed_once_and_reused_after_a_restart(tmp_path):
@@ -24,8 +24,33 @@ def test_other_cells_are_trained_with_every_seed_once_and_reused_after_a_restart
     with GroundTruth(tmp_path) as again:  # a rerun: everything comes from the cache store
         assert again.lookup(task, B) == (acc, None)
         assert again.trained == 0 and again.reused == 2
-    with Store(tmp_path / "extra-meta-train.sqlite") as store:
+    path = GroundTruth(tmp_path).store_path("meta-train", task.recipe)
+    assert path.name == f"extra-meta-train-mini-{recipe_hash(task.recipe)}.sqlite"
+    with Store(path) as store:
         recs = list(store.records(task_id=task.name))
     assert sorted(r["seed"] for r in recs) == [0, 1] and {r["arch"] for r in recs} == {B}
     assert {r["recipe_hash"] for r in recs} == {recipe_hash(task.recipe)}
     assert sum(r["target"] for r in recs) / 2 == acc
+
+
+def test_a_table_answers_every_pick_by_its_own_row_or_one_of_the_same_function(tmp_path):
+    from metad2a.bench.tasks import TruthTable
+    from tests.bench.conftest import make_table_task
+
+    table = TruthTable("t", [A_SAME, B], [40.0, 70.0])  # A itself is not in it; A_SAME computes the same
+    task = make_table_task(table)
+    assert task.archs == [A_SAME, B] or sorted(task.archs) == sorted([A_SAME, B])
+    with GroundTruth(tmp_path) as truth:
+        assert truth.lookup(task, B) == (70.0, 1)
+        assert truth.lookup(task, A) == (40.0, 0)  # through its canonical form
+        assert truth.trained == 0
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_store_of_trained_picks_is_per_role_and_recipe(tmp_path):
+    from tests.bench.conftest import RECIPE
+
+    truth = GroundTruth(tmp_path)
+    other = RECIPE.with_(name="truth", epochs=2)
+    paths = {truth.store_path(r, x) for r in ("meta-train", "meta-test") for x in (RECIPE, other)}
+    assert len(paths) == 4  # database v1 and v2 meta-test tasks share names, not specs: never one file

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from metad2a.bench.metrics import (
+    Population,
     aggregate_tasks,
+    mean_ranks,
     mean_std,
     median_seconds,
     percentile_among,
@@ -88,3 +90,36 @@ def test_summaries_over_seeds_and_over_tasks():
     assert agg["n_tasks"] == 2 and agg["n_seeds"] == 2
     assert agg["accuracy"] == 80.5 and agg["accuracy_std"] == pytest.approx(np.std([81.0, 80.0], ddof=1))
     assert agg["search_s"] == pytest.approx(0.6)
+
+
+def test_a_population_ranks_picks_as_percentile_among_does():
+    rng = np.random.default_rng(2)
+    accs = np.round(rng.uniform(50, 90, 40), 1)  # rounded: ties happen
+    pop = Population(accs)
+    for i, a in enumerate(accs):  # a member: compared with the others only
+        assert pop.pick_metrics(a, member=True) == pytest.approx(pick_metrics(a, accs, index=i))
+        assert pop.pick_metrics(a, member=True)["percentile"] == pytest.approx(
+            percentile_among(a, np.delete(accs, i)))
+    for v in (10.0, 70.05, 95.0):  # outside: compared with all
+        assert pop.pick_metrics(v, member=False)["percentile"] == pytest.approx(percentile_among(v, accs))
+        assert pop.pick_metrics(v, member=False)["regret"] == pytest.approx(accs.max() - v)
+    assert Population([5.0]).pick_metrics(5.0, member=True)["percentile"] == 100.0
+
+
+def test_rank_metrics_use_only_the_scored_cells():
+    accs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    scores = [10.0, float("nan"), 30.0, float("nan"), 20.0]  # scored: cells 0, 2, 4 -> ranks 1, 3, 2
+    assert rank_metrics(scores, accs)["spearman"] == pytest.approx(0.5)
+
+
+def test_mean_rank_by_hand_with_a_tie_and_a_missing_row():
+    acc = {"d1": {"a": 90.0, "b": 80.0, "c": 70.0},
+           "d2": {"a": 60.0, "b": 60.0, "c": 65.0},         # a and b tie for ranks 2 and 3: 2.5 each
+           "d3": {"a": 50.0, "b": float("nan"), "c": 55.0}}  # b has no accuracy: left out of d3
+    r = mean_ranks(acc)
+    assert r["a"]["ranks"] == {"d1": 1.0, "d2": 2.5, "d3": 2.0} and r["a"]["mean_rank"] == pytest.approx(5.5 / 3)
+    assert r["b"]["ranks"] == {"d1": 2.0, "d2": 2.5} and r["b"]["n_datasets"] == 2
+    assert r["b"]["mean_rank"] == pytest.approx(2.25)
+    assert r["c"]["ranks"] == {"d1": 3.0, "d2": 1.0, "d3": 1.0} and r["c"]["mean_rank"] == pytest.approx(5 / 3)
+    assert list(r) == ["a", "b", "c"]
+    assert math.isnan(mean_ranks({"d": {"x": None}})["x"]["mean_rank"])

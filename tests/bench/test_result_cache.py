@@ -62,3 +62,23 @@ def test_a_rerun_on_the_same_cache_reuses_every_result(tiny_meta_data, tmp_path)
     assert a == b  # the same numbers, timings included
     third = run(compose_bench(*common, f"out_dir={tmp_path / 'c'}", "seeds=[0]"))
     assert third["results_reused"] == 0  # other seeds: recomputed
+
+
+def test_a_changed_table_or_held_out_checkpoint_is_a_miss(tmp_path):
+    from metad2a.bench.result_cache import task_key
+    from metad2a.bench.tasks import TruthTable
+    from tests.bench.conftest import make_table_task
+
+    table = TruthTable("t", ARCHS, np.array(ACCS))
+    key = task_key(make_table_task(table))
+    assert task_key(make_table_task(TruthTable("t", ARCHS, np.array(ACCS)))) == key
+    assert task_key(make_table_task(TruthTable("t", ARCHS, np.array(ACCS[:-1] + [51.0])))) != key
+
+    task = make_task(ARCHS, ACCS)
+    plain = task_key(task)
+    for f in ("predictor.pt", "predictor_agnostic.pt", "generator.pt"):
+        (tmp_path / f).write_bytes(b"one")
+    task.checkpoint_dir = str(tmp_path)
+    own = task_key(task)
+    (tmp_path / "generator.pt").write_bytes(b"two")  # the held-out domain's model was retrained
+    assert len({plain, own, task_key(task)}) == 3

@@ -1,0 +1,60 @@
+"""Where benchmark tasks come from: truth tables, held-out domains and their checkpoints, task names."""
+
+import pytest
+
+from metad2a.bench.app import load_tasks
+from metad2a.bench.tasks import TruthTable, load_lodo_tasks, load_table_task
+from metad2a.errors import DataError, MetaD2AError
+from metad2a.space import canonical_form, unique_cells
+from tests.bench.conftest import A, A_SAME, B, compose_bench, fake_table_accuracy, full_overrides
+
+
+def test_a_table_evaluates_one_cell_per_canonical_form():
+    table = TruthTable("t", [A_SAME, A, B], [40.0, 41.0, 70.0])
+    cells = table.evaluated_cells()
+    assert len(cells) == 2 and {canonical_form(c) for c in cells} == {canonical_form(A), canonical_form(B)}
+    assert table.index(A) == 1 and table.index(A_SAME) == 0  # each cell's own row first
+    with pytest.raises(DataError, match="no row"):
+        TruthTable("t", [B], [70.0]).index(A)
+
+
+def test_the_cifar100_task_from_a_fake_table(tiny_meta_data, fake_shared):
+    task = load_table_task("cifar100", tiny_meta_data / "features_meta-test.npz", fake_shared)
+    assert task.truth == "nb201-cifar100" and task.seeds == () and task.role == "meta-test"
+    assert task.archs == list(unique_cells()) and len(task.population_archs) == 6466
+    assert task.accs[5] == pytest.approx(fake_table_accuracy(task.archs[5])[0], abs=1e-4)  # the cifar100 column
+    assert task.data.features.shape == (100, 3, 8) and task.recipe.name == "truth"  # NASWOT's C=8, N=2 at 16 px
+    with pytest.raises(DataError, match="datasets.table"):
+        load_table_task("mnist", tiny_meta_data / "features_meta-test.npz", fake_shared)
+
+
+def test_a_held_out_domain_without_its_checkpoints_is_skipped_with_a_note(tiny_meta_data, tmp_path):
+    db, feats = tiny_meta_data / "meta-train.sqlite", tiny_meta_data / "features_meta-train.npz"
+    tasks, notes = load_lodo_tasks(db, feats, ["synthetic"], tiny_meta_data / "lodo")
+    assert len(tasks) == 4 and notes == [] and {t.split for t in [x.spec for x in tasks]} == {"train", "test"}
+    assert {t.dataset for t in tasks} == {"lodo-synthetic"} and all(t.held_out_source == "synthetic" for t in tasks)
+    (tmp_path / "synthetic").mkdir()
+    (tmp_path / "synthetic" / "predictor.pt").write_bytes(b"x")
+    tasks, notes = load_lodo_tasks(db, feats, ["synthetic", "kannada"], tmp_path)
+    assert tasks == [] and len(notes) == 2
+    assert "lodo-synthetic: skipped" in notes[0] and "predictor_agnostic.pt, generator.pt" in notes[0]
+    (tmp_path / "kannada").mkdir()
+    for f in ("predictor.pt", "predictor_agnostic.pt", "generator.pt"):
+        (tmp_path / "kannada" / f).write_bytes(b"x")
+    tasks, notes = load_lodo_tasks(db, feats, ["kannada"], tmp_path)  # checkpoints, but no records of it
+    assert tasks == [] and notes == [f"lodo-kannada: skipped, {db} has no records of kannada tasks yet"]
+
+
+def test_a_task_in_two_datasets_is_refused(tiny_meta_data, fake_shared):
+    cfg = compose_bench(*full_overrides(tiny_meta_data, fake_shared), "datasets.table=[]",
+                        f"datasets.within_db={tiny_meta_data}/meta-train.sqlite",
+                        f"datasets.within_features={tiny_meta_data}/features_meta-train.npz")
+    with pytest.raises(MetaD2AError, match="in both"):
+        load_tasks(cfg)
+
+
+def test_every_kind_of_dataset_in_report_order(tiny_meta_data, fake_shared):
+    tasks, notes = load_tasks(compose_bench(*full_overrides(tiny_meta_data, fake_shared)))
+    assert [t.dataset for t in tasks] == ["cifar100"] + ["lodo-synthetic"] * 4 + ["synthetic-test"] * 2
+    assert notes == [] and tasks[1].checkpoint_dir.endswith("lodo/synthetic") and tasks[-1].checkpoint_dir is None
+    assert tasks[0].table is not None and all(t.table is None for t in tasks[1:])
