@@ -114,6 +114,13 @@ def generate(cfg: DictConfig) -> GenerationOutcome:
     return GenerationOutcome(result, out, model_path)
 
 
+# What a predicted accuracy means, by the training it answers for (GenerationResult.scale).
+SCALE_NOTES = {
+    "nb201-200ep": "pred. acc: a ranking score on the scale of NAS-Bench-201's 200-epoch training on ImageNet16-120, "
+                   "moved by what your images resemble; train_best=true measures real accuracy on your data",
+}
+
+
 def print_outcome(outcome: GenerationOutcome, search: str) -> None:
     """The terminal report: dataset line, generator counts, table, timings, paths."""
     r = outcome.result
@@ -124,6 +131,8 @@ def print_outcome(outcome: GenerationOutcome, search: str) -> None:
     if search == "generator":
         print(f"generator: {g['sampled']} sampled, {g['valid']} valid, {g['unique']} unique")
     print(format_table(r.ranked, score_header(r.predictor), r.trained))
+    if r.scale in SCALE_NOTES:
+        print(SCALE_NOTES[r.scale])
     if r.trained:
         t = r.train
         print(f"test acc: recipe {t['recipe']} ({t['recipe_hash']}), {t['train_images']} train / "
