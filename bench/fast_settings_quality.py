@@ -1,8 +1,8 @@
 """Does the faster default lose pick quality? generate.py's defaults vs the settings before issue 17, on CIFAR-100.
 
 Settings compared (everything else as conf/generate.yaml):
-    fast   the defaults: at most data.max_images=500 images (5 per class for CIFAR-100), features.threads=2
-    old    data.max_images=null features.threads=1: 20 images per class (2,000), one thread
+    fast   the defaults: at most data.max_images=500 images (5 per class for CIFAR-100), batches of 16
+    old    data.max_images=null features.batch_size=64: 20 images per class (2,000), batches of 64
 For each setting and sampling seed (``seed=``: which images are sampled, and the graph VAE's draws)
 it runs generate.py's pipeline on CIFAR-100's test.npz with the trained checkpoints and scores
 
@@ -35,7 +35,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "fast_settings_quality.json"
-SETTINGS = {"fast": [], "old": ["data.max_images=null", "features.threads=1"]}
+SETTINGS = {"fast": [], "old": ["data.max_images=null", "features.batch_size=64"]}
 
 
 def compose_config(overrides: list[str]):

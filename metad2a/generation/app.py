@@ -143,7 +143,7 @@ def embed_while_loading(cfg: DictConfig, settings: GenerationSettings, images, t
         with timed(timings, "setup"):
             if cfg.search == "generator":
                 early = build_extractor(DEFAULT_EXTRACTOR, int(cfg.features.resolution),
-                                        num_threads=cfg.features.threads)
+                                        batch_size=int(cfg.features.batch_size), num_threads=cfg.features.threads)
             loading = pool.submit(load_components, cfg, early, images.num_classes)
         with timed(timings, "features"):
             class_features = embed_classes(settings, images, early) if early is not None else None

@@ -104,6 +104,7 @@ def build_components(cfg: DictConfig, extractor: FeatureExtractor | None = None)
         return Components(scorer, generator, None)
     name, resolution = extractor_name(scorer, generator, *_members(scorer)), int(cfg.features.resolution)
     if extractor is None or (extractor.name, extractor.resolution) != (name, resolution):
-        extractor = build_extractor(name, resolution, num_threads=cfg.features.threads)
+        extractor = build_extractor(name, resolution, batch_size=int(cfg.features.batch_size),
+                                    num_threads=cfg.features.threads)
     check_feature_dims(extractor, predictor=scorer, generator=generator)
     return Components(scorer, generator, extractor)

@@ -27,7 +27,8 @@ class DataOptions:
 class FeatureOptions:
     resolution: int = 128
     cache: bool = True
-    threads: int | None = 2
+    threads: int | None = 1
+    batch_size: int = 16
 
 
 @dataclass

@@ -40,7 +40,7 @@ def check_options(cfg: DictConfig) -> None:
     """Refuse out-of-range and conflicting options before any slow work, one line each."""
     refuse_unknown_keys(cfg, GenerateConfig)  # what Hydra lets through with +key=...
     for key in ("top_k", "data.images_per_class", "data.min_per_class", "data.image_size", "data.max_pixels",
-                "features.resolution",
+                "features.resolution", "features.batch_size",
                 "network.C", "network.N", "network.cost_input_size"):
         v = OmegaConf.select(cfg, key)
         if not isinstance(v, int) or v < 1:
