@@ -147,7 +147,8 @@ def find_checkpoints(arg: str | None, work: Path) -> tuple[Path, str]:
 def run_command(argv: list[str], cwd: Path, env: dict, use_pty: bool) -> tuple[float, float, int, str]:
     """(wall s, peak RSS MB of the process tree, exit code, output) of ``argv`` in a fresh process."""
     if use_pty:  # `script` gives the command a terminal: progress bars draw as for a user
-        argv = ["script", "-qfec", shlex.join(argv), "/dev/null"]
+        # ...of a real width: a bare pty is 0 columns wide and tqdm would draw empty bars
+        argv = ["script", "-qfec", "stty cols 100 rows 40; exec " + shlex.join(argv), "/dev/null"]
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL)
