@@ -13,7 +13,7 @@ import numpy as np
 from metad2a.data.decode import resize_batch
 from metad2a.data.imageset import ImageSet
 from metad2a.data.paths import check_data_path
-from metad2a.data.sampling import sample_per_class
+from metad2a.data.sampling import per_class_budget, sample_per_class
 from metad2a.errors import DataError
 
 # idx type byte -> big-endian numpy dtype (http://yann.lecun.com/exdb/mnist/ file format).
@@ -134,12 +134,15 @@ def from_arrays(
     max_per_class: int | None = None,
     seed: int = 0,
     source: str = "array",
+    max_images: int | None = None,
+    min_per_class: int = 1,
 ) -> ImageSet:
     """Build an ImageSet from in-memory arrays (see ``to_uint8_nhwc`` for accepted layouts).
 
     labels: (N,) of any values; they are mapped to 0..C-1 in sorted order. ``class_names``
     names the sorted distinct labels (default: their string form). ``size=None`` keeps the
     stored size if square (non-square images are centre-cropped to their shorter side).
+    ``max_images`` caps the total sample (``sampling.per_class_budget``; needs ``max_per_class``).
     """
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(images):
@@ -156,6 +159,7 @@ def from_arrays(
     check_finite(images, source)  # all of them: whether the file is usable must not depend on the sample
     notes = []
     if max_per_class is not None:
+        max_per_class = per_class_budget(len(values), max_per_class, max_images, min_per_class)
         idx = sample_per_class(y, max_per_class, seed)
         counts = np.bincount(y, minlength=len(values))
         short = [f"{names[c]}:{counts[c]}" for c in range(len(values)) if counts[c] < max_per_class]
@@ -176,6 +180,8 @@ def load_idx(
     class_names: Sequence[str] | None = None,
     max_per_class: int | None = None,
     seed: int = 0,
+    max_images: int | None = None,
+    min_per_class: int = 1,
 ) -> ImageSet:
     """Load MNIST-style idx(.gz) files: images (N, H, W) uint8 and labels (N,).
 
@@ -192,7 +198,8 @@ def load_idx(
     x, y = read_idx(ip), read_idx(labels_path)
     if y.ndim != 1:
         raise DataError(f"{labels_path} holds an array of shape {y.shape}, not labels: pass the *-labels-idx1 file")
-    return from_arrays(x, y, size, class_names, max_per_class, seed, source=str(ip))
+    return from_arrays(x, y, size, class_names, max_per_class, seed, source=str(ip), max_images=max_images,
+                       min_per_class=min_per_class)
 
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first local header, or an empty zip's directory
@@ -218,6 +225,8 @@ def load_npz(
     size: int | None = None,
     max_per_class: int | None = None,
     seed: int = 0,
+    max_images: int | None = None,
+    min_per_class: int = 1,
 ) -> ImageSet:
     """Load a .npz with images under ``x``/``images`` and labels under ``y``/``labels``.
 
@@ -246,4 +255,5 @@ def load_npz(
         raise DataError(f"{p} is a damaged npz archive ({e}): {_SAVE_HINT}") from None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise DataError(f"{p} is a damaged npz archive ({e}): {_SAVE_HINT}") from None
-    return from_arrays(x, y, size, names, max_per_class, seed, source=str(p))
+    return from_arrays(x, y, size, names, max_per_class, seed, source=str(p), max_images=max_images,
+                       min_per_class=min_per_class)

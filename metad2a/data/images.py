@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from metad2a.data.decode import DEFAULT_MAX_PIXELS, CorruptImage, ImageTooLarge, decode_image, is_image_file
 from metad2a.data.imageset import ImageSet
 from metad2a.data.paths import check_data_path
+from metad2a.data.sampling import per_class_budget
 from metad2a.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -250,18 +251,22 @@ def load_image_folder(
     seed: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = True,
+    max_images: int | None = None,
+    min_per_class: int = 1,
 ) -> ImageSet:
     """Load ``root/<class>/**/*.{jpg,jpeg,png,bmp,gif,webp,tif}`` (or ``root/train/<class>``).
 
     Every image becomes (size, size, 3) uint8 RGB (shorter side resized, centre crop).
     ``max_per_class`` draws that many images per class with ``seed`` (fewer if a class has
-    fewer: warned). Corrupt, non-image and over-``max_pixels`` files, symbolic links, named pipes,
+    fewer: warned); ``max_images`` caps the total (``sampling.per_class_budget``). Corrupt, non-image and over-``max_pixels`` files, symbolic links, named pipes,
     sockets and devices are skipped and counted.
     Raises DataError for a missing or empty folder, or fewer than two usable classes.
     """
     if size < 1:
         raise DataError(f"image size must be >= 1, got {size}")
     index = scan_image_folder(root)
+    if max_per_class is not None:
+        max_per_class = per_class_budget(len(index.class_names), max_per_class, max_images, min_per_class)
     per_class, counts = decode_per_class(index.paths, size, max_per_class, seed, max_pixels, progress)
     return assemble(per_class, index.class_names, counts, index.n_non_image, str(index.root),
                     max_per_class, max_pixels, index.empty_classes, index.n_linked, index.n_special)

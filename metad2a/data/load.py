@@ -36,19 +36,23 @@ def load_images(
     seed: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = True,
+    max_images: int | None = None,
+    min_per_class: int = 1,
 ) -> ImageSet:
     """Load an image dataset as an ImageSet of (N, size, size, 3) uint8 images.
 
     ``size=None`` keeps the stored size of idx/npz arrays and uses 64 for image folders.
     format: "folder" (``path/<class>/*.jpg`` or ``path/train/<class>``), "idx" (an idx images
     file or a folder with an idx pair), "npz", or "auto" to detect from ``path``.
-    ``max_per_class`` samples that many images per class with ``seed``.
+    ``max_per_class`` samples that many images per class with ``seed``; with ``max_images`` too,
+    many-class datasets get fewer per class, at least ``min_per_class`` (``sampling.per_class_budget``).
     """
     if format not in FORMATS:
         raise DataError(f"unknown data format {format!r}: use one of {', '.join(FORMATS)}")
     fmt = detect_format(path) if format == "auto" else format
     if fmt == "folder":
-        return load_image_folder(path, size or 64, max_per_class, seed, max_pixels, progress)
+        return load_image_folder(path, size or 64, max_per_class, seed, max_pixels, progress, max_images, min_per_class)
+    budget = {"max_per_class": max_per_class, "seed": seed, "max_images": max_images, "min_per_class": min_per_class}
     if fmt == "idx":
-        return load_idx(path, size=size, max_per_class=max_per_class, seed=seed)
-    return load_npz(path, size=size, max_per_class=max_per_class, seed=seed)
+        return load_idx(path, size=size, **budget)
+    return load_npz(path, size=size, **budget)

@@ -1,4 +1,4 @@
-"""Class-balanced sampling and deterministic per-class train/test splits of label arrays."""
+"""Class-balanced sampling, a total image budget across classes, and deterministic per-class splits."""
 
 from __future__ import annotations
 
@@ -16,6 +16,24 @@ def _class_indices(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
     if labels.ndim != 1:
         raise DataError(f"labels must be a 1-d array, got shape {labels.shape}")
     return [(int(c), np.flatnonzero(labels == c)) for c in np.unique(labels)]
+
+
+def per_class_budget(num_classes: int, max_per_class: int, max_images: int | None = None,
+                     min_per_class: int = 1) -> int:
+    """Images to sample per class when at most ``max_images`` are wanted in all (None: no total cap).
+
+    ``min(max_per_class, max(min_per_class, max_images // num_classes))``: few classes keep
+    ``max_per_class`` each; many classes share the budget, but never fall below ``min_per_class``
+    (so 1,000 classes may exceed ``max_images``: each class still needs a few images to be seen).
+    """
+    if num_classes < 1 or max_per_class < 1 or min_per_class < 1:
+        raise DataError(f"classes, images per class and the per-class floor must be >= 1, got {num_classes}, "
+                        f"{max_per_class} and {min_per_class}")
+    if max_images is None:
+        return max_per_class
+    if max_images < 1:
+        raise DataError(f"the total image budget must be >= 1 (or None for no cap), got {max_images}")
+    return min(max_per_class, max(min_per_class, max_images // num_classes))
 
 
 def sample_per_class(labels: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

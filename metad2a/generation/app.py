@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from metad2a.atomic import atomic_write_json
 from metad2a.errors import MetaD2AError
-from metad2a.generation.components import build_components, checkpoint_provenance
+from metad2a.features.extractor import DEFAULT_EXTRACTOR, build_extractor
+from metad2a.generation.components import Components, build_components, checkpoint_provenance
+from metad2a.generation.costs import reference_costs
 from metad2a.generation.example_data import EXAMPLE_NAME, cache_dir, example_folder
 from metad2a.generation.model_file import save_model_file
 from metad2a.generation.options import check_options
-from metad2a.generation.pipeline import GenerationSettings, load_settings_images, run_generation, timed
+from metad2a.generation.pipeline import (GenerationSettings, embed_classes, load_settings_images, run_generation,
+                                         timed)
 from metad2a.generation.report import GenerationResult, format_skipped, format_table, format_timings, score_header
 
 
@@ -57,6 +61,18 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def load_components(cfg: DictConfig, extractor, num_classes: int) -> Components:
+    """``build_components`` plus the params/FLOPs reference builds: the work that needs no features.
+
+    Run in a second thread while the main one embeds the images: most of it is importing PyG and
+    reading checkpoints (single-threaded Python), which would otherwise wait for the extractor.
+    """
+    parts = build_components(cfg, extractor)
+    size = int(cfg.network.cost_input_size)
+    reference_costs(num_classes, int(cfg.network.C), int(cfg.network.N), (3, size, size))  # cached for the ranking
+    return parts
+
+
 def generate(cfg: DictConfig) -> GenerationOutcome:
     """Run generate.py's whole job from its config; write the JSON and the model file."""
     check_options(cfg)
@@ -67,10 +83,11 @@ def generate(cfg: DictConfig) -> GenerationOutcome:
     settings = GenerationSettings(
         data=str(data), data_format=cfg.data.format, images_per_class=cfg.data.images_per_class,
         image_size=cfg.data.image_size, max_pixels=cfg.data.max_pixels,
+        max_images=cfg.data.max_images, min_per_class=cfg.data.min_per_class,
         feature_resolution=cfg.features.resolution, search=cfg.search, num_samples=cfg.num_samples,
         temperature=cfg.temperature, top_k=cfg.top_k, C=cfg.network.C, N=cfg.network.N,
         cost_input_size=cfg.network.cost_input_size, seed=cfg.seed, feature_cache=cfg.features.cache,
-        progress=cfg.progress,
+        feature_threads=cfg.features.threads, progress=cfg.progress,
     )
     with torch_threads(cfg.threads):
         timings: dict[str, float] = {}
@@ -86,10 +103,9 @@ def generate(cfg: DictConfig) -> GenerationOutcome:
             with timed(timings, "train_best"):  # too few images per class must not wait for the ranking
                 train_set = load_train_images(str(data), recipe, cfg.data.format, cfg.seed, cfg.data.max_pixels,
                                               cfg.progress)
-        with timed(timings, "setup"):
-            parts = build_components(cfg)
+        parts, class_features = embed_while_loading(cfg, settings, images, timings)
         result, best = run_generation(settings, parts.scorer, parts.generator, parts.extractor, name=name,
-                                      images=images)
+                                      images=images, class_features=class_features)
         result.checkpoints = checkpoint_provenance(predictor=parts.scorer, generator=parts.generator)
         timings |= {k: v for k, v in result.timings_s.items() if k != "total"}
         if train_set is not None:
@@ -112,6 +128,31 @@ def generate(cfg: DictConfig) -> GenerationOutcome:
         raise MetaD2AError(f"cannot write the results ({e.strerror or e}: {e.filename or out}): "
                            "pass output=<writable path> (and model_file=)") from None
     return GenerationOutcome(result, out, model_path)
+
+
+def embed_while_loading(cfg: DictConfig, settings: GenerationSettings, images, timings: dict[str, float]):
+    """(components, class features or None): the checkpoints load in a second thread while the
+    default extractor embeds ``images`` in this one. ``timings``: setup (what the embedding did not
+    hide) and features.
+
+    search=generator always reads features, so its images are embedded before the checkpoints say
+    which extractor they want; in the rare case they want another one, the images are embedded again.
+    """
+    early = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-checkpoints") as pool:
+        with timed(timings, "setup"):
+            if cfg.search == "generator":
+                early = build_extractor(DEFAULT_EXTRACTOR, int(cfg.features.resolution),
+                                        batch_size=int(cfg.features.batch_size), num_threads=cfg.features.threads)
+            loading = pool.submit(load_components, cfg, early, images.num_classes)
+        with timed(timings, "features"):
+            class_features = embed_classes(settings, images, early) if early is not None else None
+        with timed(timings, "setup"):
+            parts = loading.result()
+    if parts.extractor is not early:  # the checkpoints want another extractor, or none was built early
+        with timed(timings, "features"):
+            class_features = embed_classes(settings, images, parts.extractor)
+    return parts, class_features
 
 
 # What a predicted accuracy means, by the training it answers for (GenerationResult.scale).

@@ -87,17 +87,24 @@ def checkpoint_provenance(**parts) -> dict[str, dict]:
     return out
 
 
-def build_components(cfg: DictConfig) -> Components:
+def build_components(cfg: DictConfig, extractor: FeatureExtractor | None = None) -> Components:
     """Scorer from ``cfg.predictor``; graph VAE from ``cfg.generator_checkpoint`` (search=generator);
-    the extractor at ``cfg.features.resolution`` when the scorer or generator reads features."""
+    the extractor at ``cfg.features.resolution`` when the scorer or generator reads features.
+
+    ``extractor``: one already built (generate.py builds the default one early, to embed while the
+    checkpoints load); it is kept when it is the one the checkpoints name, else a new one is built.
+    """
     scorer = instantiate_scorer(cfg.predictor)
     generator = None
     if cfg.search == "generator":
         from metad2a.predictors.meta import MetaGenerator  # imports PyG: only when needed
 
         generator = MetaGenerator(cfg.generator_checkpoint)
-    extractor = None
-    if reads_features(scorer) or generator is not None:
-        extractor = build_extractor(extractor_name(scorer, generator, *_members(scorer)), int(cfg.features.resolution))
-        check_feature_dims(extractor, predictor=scorer, generator=generator)
+    if not (reads_features(scorer) or generator is not None):
+        return Components(scorer, generator, None)
+    name, resolution = extractor_name(scorer, generator, *_members(scorer)), int(cfg.features.resolution)
+    if extractor is None or (extractor.name, extractor.resolution) != (name, resolution):
+        extractor = build_extractor(name, resolution, batch_size=int(cfg.features.batch_size),
+                                    num_threads=cfg.features.threads)
+    check_feature_dims(extractor, predictor=scorer, generator=generator)
     return Components(scorer, generator, extractor)

@@ -17,6 +17,8 @@ class DataOptions:
     path: str | None = None  # None: the built-in example dataset
     format: str = "auto"  # auto | folder | idx | npz
     images_per_class: int = 20
+    max_images: int | None = 500
+    min_per_class: int = 2
     image_size: int = 64
     max_pixels: int = 64_000_000
 
@@ -25,6 +27,8 @@ class DataOptions:
 class FeatureOptions:
     resolution: int = 128
     cache: bool = True
+    threads: int | None = 1
+    batch_size: int = 16
 
 
 @dataclass

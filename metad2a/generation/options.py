@@ -39,7 +39,8 @@ def check_data_format(path: str, fmt: str) -> None:
 def check_options(cfg: DictConfig) -> None:
     """Refuse out-of-range and conflicting options before any slow work, one line each."""
     refuse_unknown_keys(cfg, GenerateConfig)  # what Hydra lets through with +key=...
-    for key in ("top_k", "data.images_per_class", "data.image_size", "data.max_pixels", "features.resolution",
+    for key in ("top_k", "data.images_per_class", "data.min_per_class", "data.image_size", "data.max_pixels",
+                "features.resolution", "features.batch_size",
                 "network.C", "network.N", "network.cost_input_size"):
         v = OmegaConf.select(cfg, key)
         if not isinstance(v, int) or v < 1:
@@ -48,8 +49,10 @@ def check_options(cfg: DictConfig) -> None:
         _fail("search", f"unknown search {cfg.search!r}: use search=generator or search=exhaustive")
     if cfg.num_samples is not None and (not isinstance(cfg.num_samples, int) or cfg.num_samples < 1):
         _fail("num_samples", f"must be a positive integer (or null for {DEFAULT_NUM_SAMPLES}), got {cfg.num_samples!r}")
-    if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
-        _fail("threads", f"must be a positive integer or null, got {cfg.threads!r}")
+    for key in ("threads", "features.threads", "data.max_images"):
+        v = OmegaConf.select(cfg, key)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            _fail(key, f"must be a positive integer or null, got {v!r}")
     if not float(cfg.temperature) > 0:
         _fail("temperature", f"must be > 0, got {cfg.temperature}")
     if cfg.search == "exhaustive":

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from metad2a.data.decode import DEFAULT_MAX_PIXELS, resize_batch
 from metad2a.data.imageset import ImageSet
 from metad2a.data.load import load_images
+from metad2a.data.sampling import per_class_budget
 from metad2a.errors import DataError, MetaD2AError
 from metad2a.features.cache import FeatureCache
 from metad2a.features.extractor import DEFAULT_EXTRACTOR, FeatureExtractor, build_extractor
@@ -48,6 +49,8 @@ class GenerationSettings:
     data: str
     data_format: str = "auto"
     images_per_class: int = 20
+    max_images: int | None = None  # total budget: many-class datasets get fewer per class (None: no cap)
+    min_per_class: int = 1  # ... but never fewer than this per class
     image_size: int = 64
     max_pixels: int = DEFAULT_MAX_PIXELS
     feature_resolution: int = FEATURE_RESOLUTION
@@ -60,7 +63,12 @@ class GenerationSettings:
     cost_input_size: int = 32
     seed: int = 0
     feature_cache: bool = True
+    feature_threads: int | None = None  # torch threads while an extractor built here runs (None: as is)
     progress: bool = True
+
+    def per_class(self, num_classes: int) -> int:
+        """Images sampled per class for a dataset of ``num_classes`` classes (the total budget applied)."""
+        return per_class_budget(num_classes, self.images_per_class, self.max_images, self.min_per_class)
 
 
 @contextmanager
@@ -148,28 +156,46 @@ def _dataset_sample(images: ImageSet, class_features: np.ndarray | None, name: s
 
 
 def load_settings_images(settings: GenerationSettings) -> ImageSet:
-    """The images ``settings`` asks for: ``images_per_class`` per class at ``image_size``."""
+    """The images ``settings`` asks for: ``settings.per_class(num_classes)`` per class at ``image_size``."""
     return load_images(settings.data, format=settings.data_format, size=settings.image_size,
                        max_per_class=settings.images_per_class, seed=settings.seed,
-                       max_pixels=settings.max_pixels, progress=settings.progress)
+                       max_pixels=settings.max_pixels, progress=settings.progress,
+                       max_images=settings.max_images, min_per_class=settings.min_per_class)
+
+
+def embed_classes(settings: GenerationSettings, images: ImageSet,
+                  extractor: FeatureExtractor | str | None) -> np.ndarray | None:
+    """(num_classes, k, D) frozen features of ``images``, k = ``settings.per_class(num_classes)``;
+    None when ``extractor`` is None. A name is built with ``build_extractor`` at ``feature_resolution``."""
+    if extractor is None:
+        return None
+    if isinstance(extractor, str):
+        extractor = build_extractor(extractor, settings.feature_resolution, num_threads=settings.feature_threads)
+    cache = FeatureCache() if settings.feature_cache else None
+    feats = extractor.extract(images.images, cache=cache, progress=settings.progress)
+    return group_by_class(feats, images.labels, images.num_classes, settings.per_class(images.num_classes),
+                          settings.seed)
 
 
 def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
                    extractor: FeatureExtractor | str | None = DEFAULT_EXTRACTOR,
-                   name: str | None = None, images: ImageSet | None = None) -> tuple[GenerationResult, NB201Network]:
+                   name: str | None = None, images: ImageSet | None = None,
+                   class_features: np.ndarray | None = None) -> tuple[GenerationResult, NB201Network]:
     """Run the whole pipeline; returns the result and the best cell's (untrained) network.
 
     ``images``: already loaded with ``load_settings_images(settings)`` (generate.py loads them
     before the checkpoints, so bad data is refused first); None loads them here.
+    ``class_features``: already made with ``embed_classes`` (generate.py embeds while the
+    checkpoints load); None makes them here with ``extractor``.
 
     ``extractor`` is a built FeatureExtractor or a name for ``build_extractor`` (at
     ``settings.feature_resolution``); None skips feature extraction (for search=exhaustive with
     a scorer that does not read ``DatasetSample.features``). Stages timed in ``result.timings_s``:
-    load_images (when loaded here), features, generate, score, rank, and their total.
+    load_images (when loaded here), features (when made here), generate, score, rank, and their total.
     """
     if settings.search not in SEARCHES:
         raise MetaD2AError(f"unknown search {settings.search!r}: use search=generator or search=exhaustive")
-    if settings.search == "generator" and (generator is None or extractor is None):
+    if settings.search == "generator" and (generator is None or (extractor is None and class_features is None)):
         raise MetaD2AError("search=generator needs the graph VAE and a feature extractor: run train.py or use "
                            "search=exhaustive")
     timings: dict[str, float] = {}
@@ -178,15 +204,9 @@ def run_generation(settings: GenerationSettings, scorer: Scorer, generator=None,
     if images is None:
         with timed(timings, "load_images"):
             images = load_settings_images(settings)
-    with timed(timings, "features"):
-        class_features = None
-        if extractor is not None:
-            if isinstance(extractor, str):
-                extractor = build_extractor(extractor, settings.feature_resolution)
-            cache = FeatureCache() if settings.feature_cache else None
-            feats = extractor.extract(images.images, cache=cache, progress=settings.progress)
-            class_features = group_by_class(feats, images.labels, images.num_classes, settings.images_per_class,
-                                            settings.seed)
+    if class_features is None:
+        with timed(timings, "features"):
+            class_features = embed_classes(settings, images, extractor)
     with timed(timings, "generate"):
         if settings.search == "exhaustive":
             candidates = unique_cells()
