@@ -308,7 +308,10 @@ def _descendants(pid):
 
 
 def _count(db):
+    """Records in the store; 0 while a worker is still creating it (the file exists before its tables)."""
     with sqlite3.connect(db, timeout=30) as con:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'records'").fetchone():
+            return 0
         return con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
