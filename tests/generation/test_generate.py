@@ -151,6 +151,8 @@ def test_cli_prints_table_and_paths(tmp_path, meta_data):
     doc = json.loads((odd / "r.json").read_text())
     assert doc["dataset"]["num_classes"] == 2 and doc["dataset"]["path"] == str(data)
     assert (odd / "best_model.pt").is_file()
+    # the terminal says which training the predicted accuracy answers for, as the JSON's scale does
+    assert doc["scale"] == "nb201-200ep" and "200-epoch training on ImageNet16-120" in out.stdout
 
 
 def test_no_argument_example_runs_in_the_hydra_run_dir(tmp_path, meta_data):
