@@ -25,12 +25,12 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
-
 from metad2a.atomic import atomic_write_json
+from metad2a.bench.metrics import percentile_among
 from metad2a.database.features_store import FeatureFile
 from metad2a.database.tasks import meta_test_tasks
 from metad2a.nb201_tables import test_accuracy
+from metad2a.metrics import spearman
 from metad2a.predictors.meta import MetaGenerator, MetaPredictorScorer
 from metad2a.space import canonical_form, unique_cells
 
@@ -41,18 +41,17 @@ def pick(scores: np.ndarray, archs: list[str], table: dict, every: np.ndarray) -
     """The top-scored cell's CIFAR-100 accuracy and its percentile among all 15,625 cells."""
     arch = archs[int(np.argmax(scores))]
     acc = table[arch]["cifar100_test"]
-    return {"arch": arch, "cifar100_test": acc, "percentile": round(100 * float((every < acc).mean()), 2)}
+    return {"arch": arch, "cifar100_test": acc, "percentile": round(percentile_among(acc, every), 2)}
 
 
 def top10(scores: np.ndarray, archs: list[str]) -> list[str]:
     return [archs[i] for i in np.argsort(-scores, kind="stable")[:10]]
 
 
-def generator_checks(gen: MetaGenerator, scorer: MetaPredictorScorer, archs: list[str], samples: int,
-                     seeds: int) -> dict:
+def generator_checks(gen: MetaGenerator, scorer: MetaPredictorScorer, features: FeatureFile, archs: list[str],
+                     samples: int, seeds: int) -> dict:
     """Recall of the predictor's exhaustive top 10 per meta-test set, and MNIST vs CIFAR-100 overlap."""
     specs = meta_test_tasks(datasets=["cifar10", "mnist", "fashion-mnist", "cifar100"])
-    features = FeatureFile(REPO / "meta_data" / "features_meta-test.npz")
     recall, sampled_top, exhaustive_top = {}, {}, {}
     for spec in specs:
         f = features.task_features(spec)
@@ -83,16 +82,17 @@ def main() -> None:
     archs = unique_cells()
     truth = np.array([table[a]["cifar100_test"] for a in archs])
     every = np.array([v["cifar100_test"] for v in table.values()])
-    features = FeatureFile(args.features).task_features(meta_test_tasks(datasets=["cifar100"])[0])
+    feature_file = FeatureFile(args.features)
+    features = feature_file.task_features(meta_test_tasks(datasets=["cifar100"])[0])
     ck = Path(args.checkpoints)
 
     rows = {}
     lookup = np.array([table[a]["imagenet16_120_test"] for a in archs])
-    rows["imagenet16_120_lookup"] = {"spearman": float(spearmanr(lookup, truth)[0]), **pick(lookup, archs, table, every)}
+    rows["imagenet16_120_lookup"] = {"spearman": spearman(lookup, truth), **pick(lookup, archs, table, every)}
     for name, file in (("meta", "predictor.pt"), ("meta_agnostic", "predictor_agnostic.pt")):
         scorer = MetaPredictorScorer(ck / file)
         scores = scorer.predict(archs, scorer.embed(features))
-        rows[name] = {"spearman": float(spearmanr(scores, truth)[0]), **pick(scores, archs, table, every)}
+        rows[name] = {"spearman": spearman(scores, truth), **pick(scores, archs, table, every)}
     scorer, gen = MetaPredictorScorer(ck / "predictor.pt"), MetaGenerator(ck / "generator.pt")
     embedding = scorer.embed(features)
     for seed in range(args.seeds):
@@ -100,7 +100,7 @@ def main() -> None:
         rows[f"generator_seed{seed}"] = {"unique": len(cells), "sampled": args.samples,
                                          **pick(scorer.predict(cells, embedding), cells, table, every)}
 
-    generator = generator_checks(gen, scorer, archs, args.samples, args.seeds)
+    generator = generator_checks(gen, scorer, feature_file, archs, args.samples, args.seeds)
     print(f"CIFAR-100 ({len(archs):,} unique cells; truth: NB201 cifar100_test, 200 epochs)")
     for name, r in rows.items():
         extra = f"Spearman {r['spearman']:.4f}" if "spearman" in r else f"{r['unique']} unique of {r['sampled']}"
