@@ -96,9 +96,9 @@ class GRAFScorer:
         """Fit on ``n`` cells drawn uniformly (seeded) from the shared NB201 table's ``column``."""
         from metad2a.nb201_tables import test_accuracy, zero_cost_proxies
 
-        table = test_accuracy()
-        if column == "cifar100_test":
+        if column == "cifar100_test":  # refused before any data is read
             raise DataError("NB201's cifar100_test column is meta-test truth: fit on imagenet16_120_test instead")
+        table = test_accuracy()
         if column not in next(iter(table.values())):
             raise DataError(f"unknown NB201 column {column!r}: use imagenet16_120_test")
         pool = sorted(zero_cost_proxies()) if self.zc_proxies else sorted(table)

@@ -93,7 +93,7 @@ def test_specs_written_before_descriptors_existed_keep_their_json():
     assert old.descriptors()["native_resolution"] == 64  # filled from the source when not recorded
 
 
-def test_v2_plan_interleaves_sources_round_robin():
+def test_v2_plan_interleaves_sources_round_robin(shared_data):  # tiny-imagenet's class list is shared data
     groups = [{"source": "synthetic", "num": 3, "ks": [2], "train_counts": [4], "test_per_class": 2},
               {"source": "tiny-imagenet", "num": 1, "ks": [2], "train_counts": [4], "test_per_class": 2}]
     tasks = plan_tasks("meta-train", MINI, groups=groups, fractions=(0.4, 0.3, 0.3))
