@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from metad2a.space.quality import sample_quality
@@ -72,6 +73,8 @@ def test_checkpoints_load_into_this_codes_models(checkpoints):
         assert ck["code_version"]["metad2a"] and ck["epoch"] >= 1 and np.isfinite(list(ck["metrics"].values())).all()
     assert checkpoints["predictor.pt"]["model_config"]["agnostic"] is False
     assert checkpoints["predictor_agnostic.pt"]["model_config"]["agnostic"] is True
+    # generate.py scores from the shipped cell table: it must be the one these weights compute.
+    assert torch.equal(checkpoints["predictor.pt"]["cell_table"], pred.tabulate_cells())
 
 
 def test_checkpoints_record_the_shipped_stores_and_their_config(checkpoints, stores):

@@ -11,6 +11,8 @@ accepts), with these keys:
     code_version             {"metad2a": __version__, "git_sha": str | None}
     state_dict / states      weights (a ``train_state`` also holds optimizers, epoch, RNG)
     epoch, metrics
+    cell_table               predictors only: (15625, hidden_dim) ``encode_cells`` of every cell,
+                             computed from these weights (``models/cell_table.py``)
 
 Exported models (``generator.pt``, ``predictor.pt``, ``predictor_agnostic.pt``) are the best
 epochs by validation; ``last.pt`` is the train state that ``train.py`` resumes from.
@@ -34,6 +36,7 @@ from metad2a.meta_data import meta_data_dir
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_vae import GraphVAE
 from metad2a.models.predictor import MetaPredictor
+from metad2a.space import NUM_CELLS
 
 FORMAT = "metad2a-checkpoint"
 FORMAT_VERSION = 1
@@ -107,18 +110,45 @@ def _load_state(module: torch.nn.Module, state: dict, path: Path) -> None:
         raise CheckpointError(f"{path} does not match this code's model ({first}): {REBUILD}") from e
 
 
-def load_generator(path: str | os.PathLike) -> tuple[GraphVAE, dict]:
-    """The graph VAE from a ``generator`` checkpoint (eval mode) and the checkpoint dict."""
+def _without(state: dict, prefixes: tuple[str, ...]) -> dict:
+    return {k: v for k, v in state.items() if not k.startswith(prefixes)}
+
+
+def load_generator(path: str | os.PathLike, inference: bool = False) -> tuple[GraphVAE, dict]:
+    """The graph VAE from a ``generator`` checkpoint (eval mode) and the checkpoint dict.
+
+    inference=True: the dataset-to-cell path only (no graph encoder, no PyG import), for sampling.
+    """
     ckpt = load_checkpoint(path, "generator")
-    model = GraphVAE(ModelConfig.from_dict(ckpt["model_config"]))
-    _load_state(model, ckpt["state_dict"], Path(path))
+    model = GraphVAE(ModelConfig.from_dict(ckpt["model_config"]), graph_encoder=not inference)
+    state = _without(ckpt["state_dict"], ("graph_encoder.", "graph_head.")) if inference else ckpt["state_dict"]
+    _load_state(model, state, Path(path))
     return model.eval(), ckpt
 
 
-def load_predictor(path: str | os.PathLike) -> tuple[MetaPredictor, dict]:
-    """The meta-predictor (or its dataset-agnostic twin) from a ``predictor`` checkpoint, eval mode."""
+def load_predictor(path: str | os.PathLike, inference: bool = False) -> tuple[MetaPredictor, dict]:
+    """The meta-predictor (or its dataset-agnostic twin) from a ``predictor`` checkpoint, eval mode.
+
+    inference=True and a file with a ``cell_table``: cells are looked up in it instead of encoded
+    by the GNN (same scores, no PyG import); without a table the GNN is built as usual.
+    """
     ckpt = load_checkpoint(path, "predictor")
     mc = ckpt["model_config"]
-    model = MetaPredictor(ModelConfig.from_dict(mc), agnostic=bool(mc.get("agnostic")))
-    _load_state(model, ckpt["state_dict"], Path(path))
+    table = ckpt.get("cell_table") if inference else None
+    if table is not None and (not isinstance(table, torch.Tensor) or tuple(table.shape) != (NUM_CELLS, mc.get("hidden_dim"))):
+        raise CheckpointError(f"{path} has a malformed cell table (shape {tuple(getattr(table, 'shape', ()))}): "
+                              f"rebuild it with `python -m metad2a.models add-cell-table {path}`")
+    model = MetaPredictor(ModelConfig.from_dict(mc), agnostic=bool(mc.get("agnostic")), cell_table=table)
+    state = ckpt["state_dict"]
+    if table is not None:
+        state = _without(state, ("graph_encoder.", "cell_proj.", "cell_features.")) | {"cell_table.table": table}
+    _load_state(model, state, Path(path))
     return model.eval(), ckpt
+
+
+def add_cell_table(path: str | os.PathLike) -> torch.Tensor:
+    """Compute a predictor checkpoint's cell table from its own weights and store it in the file (atomically)."""
+    model, ckpt = load_predictor(path)
+    ckpt["cell_table"] = model.tabulate_cells()
+    save_checkpoint(path, ckpt)
+    return ckpt["cell_table"]

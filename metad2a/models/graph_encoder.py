@@ -12,6 +12,10 @@ GIN_fwd aggregates predecessors, GIN_bwd successors, so information flows both w
 D-VAE's bidirectional encoder. Node states start as type embedding + position embedding: the
 position (which of the 6 edges) is well-defined because the wiring is fixed, and it lets the
 decoder's reconstruction target be recovered exactly. Readout: sum over nodes -> MLP.
+
+PyG is imported when the first encoder is built, not with this module: the import costs about
+1.9 s (``torch_geometric`` loads ``torch._dynamo``), and inference answers from a table of
+precomputed cell encodings (``models/cell_table.py``) without building an encoder at all.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torch_geometric.nn import GINConv, global_add_pool
 
 from metad2a.space import DAG_EDGES, NUM_DAG_NODES, NUM_NODE_TYPES, node_types
 
@@ -39,6 +42,13 @@ def batch_edge_index(num_graphs: int) -> torch.Tensor:
     return ei.repeat(1, num_graphs) + offsets
 
 
+def _pyg():
+    """PyG's ``GINConv`` and ``global_add_pool``, imported on first use (see the module docstring)."""
+    from torch_geometric.nn import GINConv, global_add_pool
+
+    return GINConv, global_add_pool
+
+
 def _mlp(d_in: int, d: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d), nn.ReLU(), nn.Linear(d, d))
 
@@ -48,6 +58,7 @@ class GraphEncoder(nn.Module):
 
     def __init__(self, dim: int = 128, num_layers: int = 3):
         super().__init__()
+        GINConv, _ = _pyg()
         self.type_emb = nn.Embedding(NUM_NODE_TYPES, dim)
         self.pos_emb = nn.Embedding(NUM_DAG_NODES, dim)
         self.fwd = nn.ModuleList(GINConv(_mlp(dim, dim), train_eps=True) for _ in range(num_layers))
@@ -64,4 +75,4 @@ class GraphEncoder(nn.Module):
         for fwd, bwd, mix, norm in zip(self.fwd, self.bwd, self.mix, self.norms):
             h = norm(h + mix(torch.cat([fwd(h, ei), bwd(h, ei.flip(0))], dim=1)))
         batch = torch.arange(B, device=node_type.device).repeat_interleave(NUM_DAG_NODES)
-        return self.readout(global_add_pool(h, batch, size=B))
+        return self.readout(_pyg()[1](h, batch, size=B))

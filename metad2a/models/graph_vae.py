@@ -80,14 +80,18 @@ def reconstruction_nll(logits: torch.Tensor, node_type: torch.Tensor) -> torch.T
 class GraphVAE(nn.Module):
     """Dataset encoder + graph encoder into one latent space, and a valid-by-construction decoder."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, graph_encoder: bool = True):
+        """graph_encoder=False builds the dataset-to-cell path only (``encode_dataset``, ``sample``):
+        generation needs no graph encoder, and without one PyG is never imported."""
         super().__init__()
         self.cfg = cfg
         d, L = cfg.hidden_dim, cfg.latent_dim
         self.dataset_encoder = DatasetEncoder(cfg.feat_dim, d, cfg.heads, cfg.num_inducing)
-        self.graph_encoder = GraphEncoder(d, cfg.gnn_layers)
+        if graph_encoder:  # (construction order kept: the same seed gives the same initial weights)
+            self.graph_encoder = GraphEncoder(d, cfg.gnn_layers)
         self.dataset_head = nn.Linear(d, 2 * L)
-        self.graph_head = nn.Linear(d, 2 * L)
+        if graph_encoder:
+            self.graph_head = nn.Linear(d, 2 * L)
         self.decoder = GraphDecoder(L, d)
 
     def encode_dataset(self, features: torch.Tensor,

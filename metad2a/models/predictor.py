@@ -47,6 +47,7 @@ from torch import nn
 
 from metad2a.models.cell_features import GRAF_DIM, CellFeatures
 from metad2a.models.cell_prior import CellPrior
+from metad2a.models.cell_table import CellTable, tabulate
 from metad2a.models.config import ModelConfig
 from metad2a.models.graph_encoder import GraphEncoder
 from metad2a.models.losses import ranking_loss, regression_loss
@@ -56,7 +57,9 @@ from metad2a.models.set_encoder import DatasetEncoder
 class MetaPredictor(nn.Module):
     """Predicts accuracy (in [0, 1] units) of cells on datasets under a named recipe."""
 
-    def __init__(self, cfg: ModelConfig, agnostic: bool = False):
+    def __init__(self, cfg: ModelConfig, agnostic: bool = False, cell_table: torch.Tensor | None = None):
+        """cell_table: (15625, hidden_dim) precomputed ``encode_cells`` (``models/cell_table.py``) for
+        inference; the GNN (and GRAF projection) is then not built and its weights are not expected."""
         super().__init__()
         self.cfg, self.agnostic = cfg, agnostic
         d = cfg.hidden_dim
@@ -66,13 +69,18 @@ class MetaPredictor(nn.Module):
             self.dataset_const = nn.Parameter(torch.zeros(d))
         else:
             self.dataset_encoder = DatasetEncoder(cfg.feat_dim, d, cfg.heads, cfg.num_inducing)
-        self.graph_encoder = GraphEncoder(d, cfg.gnn_layers)
+        if cfg.cell_features not in ("none", "graf"):
+            raise ValueError(f"model.cell_features={cfg.cell_features!r}: use none or graf")
+        if cell_table is not None:
+            self.cell_table = CellTable(cell_table)
+            if self.cell_table.table.shape[1] != d:
+                raise ValueError(f"cell table rows have {self.cell_table.table.shape[1]} values, model.hidden_dim={d}")
+        else:
+            self.graph_encoder = GraphEncoder(d, cfg.gnn_layers)
         self.recipe_emb = nn.Embedding(len(cfg.recipes), d)
-        if cfg.cell_features == "graf":
+        if cfg.cell_features == "graf" and cell_table is None:
             self.cell_features = CellFeatures()
             self.cell_proj = nn.Sequential(nn.Linear(GRAF_DIM, d), nn.ReLU(), nn.Linear(d, d))
-        elif cfg.cell_features != "none":
-            raise ValueError(f"model.cell_features={cfg.cell_features!r}: use none or graf")
         if cfg.prior:
             self.prior = CellPrior()
         self.base = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Linear(d, 2))  # level, scale of the prior
@@ -102,11 +110,21 @@ class MetaPredictor(nn.Module):
         self.reference.copy_(self.embed_dataset(features, mask)[0])
 
     def encode_cells(self, node_type: torch.Tensor) -> torch.Tensor:
-        """(M, 8) node types -> (M, dim) cell encodings (GNN, plus GRAF features if configured)."""
+        """(M, 8) node types -> (M, dim) cell encodings (GNN, plus GRAF features if configured;
+        looked up when the model was built with a cell table)."""
+        if hasattr(self, "cell_table"):
+            return self.cell_table(node_type)
         g = self.graph_encoder(node_type)
         if self.cfg.cell_features == "graf":
             g = g + self.cell_proj(self.cell_features(node_type))
         return g
+
+    def tabulate_cells(self) -> torch.Tensor:
+        """(15625, dim) ``encode_cells`` of every cell in ``cell_code`` order, the inference table."""
+        was = self.training
+        table = tabulate(self.eval().encode_cells)
+        self.train(was)
+        return table
 
     def forward(self, dataset_emb: torch.Tensor, node_type: torch.Tensor, task_index: torch.Tensor,
                 recipe: torch.Tensor | None = None, cell_emb: torch.Tensor | None = None,

@@ -29,7 +29,9 @@ class MAB(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         q = self.proj_q(q)
-        pad = None if mask is None else ~mask  # nn.MultiheadAttention wants True = ignore
+        # nn.MultiheadAttention wants True = ignore. An all-real mask is passed as None: the same
+        # attention, and it skips torch's mask check, whose first call imports sympy (~0.3 s).
+        pad = None if mask is None or bool(mask.all()) else ~mask
         h = self.ln1(q + self.attn(q, k, k, key_padding_mask=pad, need_weights=False)[0])
         return self.ln2(h + self.ff(h))
 

@@ -49,7 +49,7 @@ class MetaPredictorScorer:
                  batch_size: int = 4096, agnostic: bool = False):
         default = default_checkpoint_dir() / (AGNOSTIC_FILE if agnostic else PREDICTOR_FILE)
         path = Path(checkpoint) if checkpoint else default
-        self.model, self.checkpoint = load_predictor(path)
+        self.model, self.checkpoint = load_predictor(path, inference=True)
         self.path, self.agnostic, self.batch_size = path, self.model.agnostic, batch_size
         self.name = name or ("meta_agnostic" if self.agnostic else "meta")
         # Which training the predictions answer for: the model's answer recipe (NB201's 200 epochs).
@@ -93,7 +93,7 @@ class MetaGenerator:
 
     def __init__(self, checkpoint: str | os.PathLike | None = None):
         path = Path(checkpoint) if checkpoint else default_checkpoint_dir() / GENERATOR_FILE
-        self.model, self.checkpoint = load_generator(path)
+        self.model, self.checkpoint = load_generator(path, inference=True)
         self.path = path
         self.feat_dim = self.model.cfg.feat_dim
         self.feature_extractor = self.model.cfg.feature_extractor

@@ -48,12 +48,17 @@ class RunFiles:
         return self.out_dir / LAST_FILE
 
     def export(self, key: str, model: torch.nn.Module, epoch: int, metrics: dict) -> Path:
-        """Write ``model`` ("generator", "predictor" or "agnostic") as that key's export file."""
+        """Write ``model`` ("generator", "predictor" or "agnostic") as that key's export file.
+
+        The default predictor also carries its cell table (``models/cell_table.py``), so that
+        generate.py scores without the GNN; the agnostic twin, a baseline, keeps only its weights.
+        """
         kind = "generator" if key == "generator" else "predictor"
         mc = self.model_config | ({"agnostic": key == "agnostic"} if kind == "predictor" else {})
+        extra = {"cell_table": model.tabulate_cells()} if key == "predictor" else {}
         return save_checkpoint(self.out_dir / EXPORT_FILES[key], make_checkpoint(
             kind, model_config=mc, config=self.config, data_fingerprint=self.fingerprint,
-            state_dict=model.state_dict(), epoch=epoch, metrics=metrics))
+            state_dict=model.state_dict(), epoch=epoch, metrics=metrics, **extra))
 
     def save_last(self, models: dict[str, torch.nn.Module], opts: dict[str, torch.optim.Optimizer],
                   gen: torch.Generator, epoch: int, best: dict[str, float], history: list[dict]) -> Path:

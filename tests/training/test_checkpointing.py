@@ -19,6 +19,9 @@ def test_exports_carry_provenance_and_load_weights_only(tmp_path):
     vae, _ = load_generator(tmp_path / GENERATOR_FILE)
     pred, ck = load_predictor(tmp_path / PREDICTOR_FILE)
     assert not vae.training and not pred.agnostic and "val_kendall" in ck["metrics"]
+    # The exported predictor carries its cell table, computed from the exported weights.
+    assert torch.equal(ck["cell_table"], pred.tabulate_cells())
+    assert "cell_table" not in torch.load(tmp_path / GENERATOR_FILE, weights_only=True)
 
 
 def test_fingerprint_changes_with_any_accuracy():
