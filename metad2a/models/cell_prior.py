@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from metad2a.space import NUM_CELLS, OPS
+from metad2a.space import NUM_CELLS, NUM_NODE_TYPES, OPS
 
 _POWERS = torch.tensor([len(OPS) ** k for k in range(6)], dtype=torch.long)
 
@@ -33,6 +33,13 @@ def cell_code(node_type: torch.Tensor) -> torch.Tensor:
     if bool(((ops < 0) | (ops >= len(OPS))).any()):
         raise ValueError("node types 1-6 must be op types: pass encode_archs(...) output")
     return (ops * _POWERS.to(node_type.device)).sum(1)
+
+
+def code_node_types(code: torch.Tensor) -> torch.Tensor:
+    """(M,) codes in [0, 15625) -> (M, 8) node-type ids, the inverse of ``cell_code``."""
+    ops = (code[:, None] // _POWERS.to(code.device)) % len(OPS)
+    start = torch.zeros(len(code), 1, dtype=torch.long, device=code.device)
+    return torch.cat([start, ops + 1, start + NUM_NODE_TYPES - 1], dim=1)
 
 
 class CellPrior(nn.Module):

@@ -21,17 +21,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from metad2a.models.cell_prior import _POWERS, cell_code
-from metad2a.space import NUM_CELLS, NUM_NODE_TYPES, OPS
+from metad2a.models.cell_prior import cell_code, code_node_types
+from metad2a.space import NUM_CELLS
 
 
 def all_node_types() -> torch.Tensor:
     """(15625, 8) node types of every cell, row i being the cell whose ``cell_code`` is i."""
-    codes = torch.arange(NUM_CELLS)
-    ops = (codes[:, None] // _POWERS) % len(OPS)  # op ids 0..4, in OPS order
-    start = torch.zeros(NUM_CELLS, 1, dtype=torch.long)
-    end = torch.full((NUM_CELLS, 1), NUM_NODE_TYPES - 1, dtype=torch.long)
-    return torch.cat([start, ops + 1, end], dim=1)
+    return code_node_types(torch.arange(NUM_CELLS))
 
 
 @torch.no_grad()
