@@ -28,12 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from metad2a.bench.provenance import machine
 from metad2a.database.tasks import load_task_images, make_meta_train_tasks, reference_task
 from metad2a.metrics import kendall_tau, spearman
 from metad2a.recipe import MINI, Recipe, recipe_hash
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = RESULTS / "probe_runs"
+# Runs before 2026-12-06 did not record their machine; they all ran on this one.
+UNRECORDED_CPU = "AMD EPYC (2 cores), no GPU"
 PROBE_TASK_SEED = 777  # probe tasks are drawn apart from the collection's (seed 0)
 # Probe file suffix -> (reference task, NB201 column it is compared with). "fidelity" is the
 # 120-class Tiny-ImageNet stand-in for ImageNet16-120 (the first probe; its files keep the name).
@@ -83,6 +86,7 @@ def run_probe(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     h = recipe_hash(recipe)
     done = {(r["task_id"], r["arch"], r["seed"]) for r in read_runs(out) if r["recipe_hash"] == h}
+    cpu = machine()["summary"]
     images = None
     for t, c, s in jobs:
         if (t.task_id, c, s) in done:
@@ -91,7 +95,7 @@ def run_probe(args) -> None:
             images = load_task_images(t, recipe.resolution, meta_test_ok=args.reference == "cifar100")
         r = train_cell(c, images.train_x, images.train_y, images.test_x, images.test_y, t.num_classes, recipe, s)
         r.update(task_id=t.task_id, probe=probe, name=args.name, load1=os.getloadavg()[0],
-                 recipe=recipe.to_dict(), time=time.time())
+                 recipe=recipe.to_dict(), time=time.time(), cpu=cpu)
         with open(out, "a") as f:  # one line per run: a crash loses at most the run in flight
             f.write(json.dumps(r) + "\n")
         print(f"{args.name} {t.task_id} seed {s} wall {r['wall_s']:.1f}s cpu {r['cpu_s']:.1f}s "
@@ -213,7 +217,8 @@ def report(args) -> None:
             continue
         entry = configs.setdefault(name, {"recipe": runs[0]["recipe"], "recipe_hash": runs[0]["recipe_hash"]})
         entry[probe] = summarise_noise(runs) if probe == "noise" else summarise_fidelity(runs, REFERENCES[probe][1])
-    result = {"configs": configs, "cpu": "2-core AMD EPYC VM shared with other jobs (see median_load1)",
+    cpus = sorted({r.get("cpu", UNRECORDED_CPU) for path in RUNS.glob("*.jsonl") for r in read_runs(path)})
+    result = {"configs": configs, "cpu": f"{'; '.join(cpus)}; shared with other jobs (see median_load1)",
               "commands": [" ".join(["python", "bench/recipe_probe.py", *sys.argv[1:]])]}
     if args.choose:
         c = configs[args.choose]
