@@ -121,7 +121,7 @@ def load_generator(path: str | os.PathLike, inference: bool = False) -> tuple[Gr
     """
     ckpt = load_checkpoint(path, "generator")
     model = GraphVAE(ModelConfig.from_dict(ckpt["model_config"]), graph_encoder=not inference)
-    state = _without(ckpt["state_dict"], ("graph_encoder.", "graph_head.")) if inference else ckpt["state_dict"]
+    state = _without(ckpt["state_dict"], GraphVAE.GRAPH_ENCODER_KEYS) if inference else ckpt["state_dict"]
     _load_state(model, state, Path(path))
     return model.eval(), ckpt
 
@@ -141,7 +141,7 @@ def load_predictor(path: str | os.PathLike, inference: bool = False) -> tuple[Me
     model = MetaPredictor(ModelConfig.from_dict(mc), agnostic=bool(mc.get("agnostic")), cell_table=table)
     state = ckpt["state_dict"]
     if table is not None:
-        state = _without(state, ("graph_encoder.", "cell_proj.", "cell_features.")) | {"cell_table.table": table}
+        state = _without(state, MetaPredictor.CELL_ENCODER_KEYS) | {"cell_table.table": table}
     _load_state(model, state, Path(path))
     return model.eval(), ckpt
 

@@ -80,6 +80,9 @@ def reconstruction_nll(logits: torch.Tensor, node_type: torch.Tensor) -> torch.T
 class GraphVAE(nn.Module):
     """Dataset encoder + graph encoder into one latent space, and a valid-by-construction decoder."""
 
+    # State-dict prefixes of the graph-to-latent path (absent when built with graph_encoder=False).
+    GRAPH_ENCODER_KEYS = ("graph_encoder.", "graph_head.")
+
     def __init__(self, cfg: ModelConfig, graph_encoder: bool = True):
         """graph_encoder=False builds the dataset-to-cell path only (``encode_dataset``, ``sample``):
         generation needs no graph encoder, and without one PyG is never imported."""

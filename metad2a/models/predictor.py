@@ -57,6 +57,9 @@ from metad2a.models.set_encoder import DatasetEncoder
 class MetaPredictor(nn.Module):
     """Predicts accuracy (in [0, 1] units) of cells on datasets under a named recipe."""
 
+    # State-dict prefixes of the cell side that a cell table replaces (absent when built with one).
+    CELL_ENCODER_KEYS = ("graph_encoder.", "cell_proj.", "cell_features.")
+
     def __init__(self, cfg: ModelConfig, agnostic: bool = False, cell_table: torch.Tensor | None = None):
         """cell_table: (15625, hidden_dim) precomputed ``encode_cells`` (``models/cell_table.py``) for
         inference; the GNN (and GRAF projection) is then not built and its weights are not expected."""
