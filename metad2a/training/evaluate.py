@@ -128,13 +128,17 @@ def report_held_out(tasks: Sequence[TaskData], checkpoint_dir: str | os.PathLike
                     samples: int = 1000, logger=None, echo=print) -> dict[str, dict]:
     """After meta-training: the exports on held-out tasks, printed, logged and returned.
 
-    Groups: the ``split`` tasks of ``tasks`` (averaged), and each meta-test dataset on its own
-    when ``meta_test_db`` and its features file exist. Per group: ``evaluate_checkpoints``
+    Groups: the ``split`` tasks of ``tasks`` (averaged; where they mix recipes, also each
+    recipe's tasks as ``<split>/<recipe>``), and each meta-test dataset on its own when
+    ``meta_test_db`` and its features file exist. Per group: ``evaluate_checkpoints``
     (meta, agnostic, GRAF-RF on the train split, random) and, if ``samples``, the generator's
     validity / uniqueness / novelty (novel = not evaluated on any train task).
     """
     train = [t for t in tasks if t.split == "train"]
     groups = {split: [t for t in tasks if t.split == split]} if split else {}
+    recipes = sorted({t.recipe for t in groups.get(split, [])})
+    if len(recipes) > 1:  # e.g. v1's mini-recipe test tasks beside v2's truth-recipe ones
+        groups |= {f"{split}/{r}": [t for t in groups[split] if t.recipe == r] for r in recipes}
     if meta_test_db and os.path.isfile(meta_test_db) and meta_test_features and os.path.isfile(meta_test_features):
         dim = tasks[0].features.shape[-1]  # what the checkpoints were trained on
         for t in load_task_data(meta_test_db, meta_test_features, "meta-test"):

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Mapping, Sequence
 
@@ -16,21 +17,27 @@ from metad2a.errors import DataError, MetaD2AError
 def load_database_tasks(db_path: str | os.PathLike, features_path: str | os.PathLike,
                         splits: Sequence[str] = ("train", "valid", "test"),
                         exclude_sources: Sequence[str] = (), recipes: Sequence[str] | None = None,
-                        also: Sequence[Mapping[str, str]] = ()) -> list[TaskData]:
+                        also: Sequence[Mapping[str, str]] = (),
+                        train_on: Sequence[str] = ("train",)) -> list[TaskData]:
     """All tasks of the given meta splits from the shipped database and its per-class features.
 
     exclude_sources: leave out every task of these image sources (leave-one-domain-out runs)
     recipes:         keep only tasks labelled by these recipe names (None: all of them)
     also:            more stores to read the same way, each {db_path, features_path} (e.g. the
                      v1 database of mini-recipe runs, for a multi-fidelity model)
+    train_on:        the splits whose tasks are trained on (relabelled "train"); a leave-one-domain-out
+                     run adds "test", since it scores the held-out domain instead of the test tasks
     """
+    bad = sorted(set(train_on) - {"train", "valid", "test"})
+    if bad or "valid" in train_on:
+        raise DataError(f"data.train_on={list(train_on)}: choose from train and test (valid tasks select checkpoints)")
     if also:
         first = load_database_tasks(db_path, features_path, splits, (), recipes)
         rest = [t for a in also for t in load_database_tasks(a["db_path"], a["features_path"], splits, (), recipes)]
         clash = sorted({t.task_id for t in first} & {t.task_id for t in rest})
         if clash:
             raise DataError(f"task ids {clash[:3]} are in more than one store of data.also: merge them instead")
-        return _without_sources(first + rest, exclude_sources)
+        return _as_train(_without_sources(first + rest, exclude_sources), train_on)
     try:
         from metad2a.database.features_store import load_task_data
     except ImportError as e:
@@ -45,7 +52,11 @@ def load_database_tasks(db_path: str | os.PathLike, features_path: str | os.Path
         tasks += list(load_task_data(db_path, features_path, split))
     if recipes is not None:
         tasks = [t for t in tasks if t.recipe in set(recipes)]
-    return _without_sources(tasks, exclude_sources)
+    return _as_train(_without_sources(tasks, exclude_sources), train_on)
+
+
+def _as_train(tasks: list[TaskData], train_on: Sequence[str]) -> list[TaskData]:
+    return [dataclasses.replace(t, split="train") if t.split in set(train_on) else t for t in tasks]
 
 
 def _without_sources(tasks: list[TaskData], exclude: Sequence[str]) -> list[TaskData]:

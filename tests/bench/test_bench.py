@@ -246,3 +246,11 @@ def test_meta_test_datasets_with_real_images(shared_data, tiny_meta_data, tmp_pa
     report = (tmp_path / "out" / "transfer.md").read_text()
     assert "## Targets" in report and "## mnist (truth: mini; 5 evaluated cells, seeds [0, 1])" in report
     assert not list((tmp_path / "out" / "ground_truth").glob("extra-meta-train-*.sqlite"))
+
+
+def test_a_tie_in_mean_rank_is_not_ahead():
+    from metad2a.bench.report import _target
+
+    assert _target("ahead", None, 5.0, 5.0, higher_is_better=False, strict=True)["met"] is False
+    assert _target("ahead", None, 4.5, 5.0, higher_is_better=False, strict=True)["met"] is True
+    assert _target("at least", None, 72.88, 72.88)["met"] is True  # ">=" targets keep ties

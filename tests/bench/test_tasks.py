@@ -58,3 +58,18 @@ def test_every_kind_of_dataset_in_report_order(tiny_meta_data, fake_shared):
     assert [t.dataset for t in tasks] == ["cifar100"] + ["lodo-synthetic"] * 4 + ["synthetic-test"] * 2
     assert notes == [] and tasks[1].checkpoint_dir.endswith("lodo/synthetic") and tasks[-1].checkpoint_dir is None
     assert tasks[0].table is not None and all(t.table is None for t in tasks[1:])
+
+
+def test_a_leave_one_domain_out_run_trains_on_the_test_split_too(tiny_meta_data):
+    from metad2a.training.tasks import load_database_tasks
+
+    db, feats = tiny_meta_data / "meta-train.sqlite", tiny_meta_data / "features_meta-train.npz"
+    plain = load_database_tasks(db, feats)
+    assert sorted(t.split for t in plain) == ["test", "test", "train", "train"]
+    lodo = load_database_tasks(db, feats, train_on=["train", "test"])
+    assert [t.split for t in lodo] == ["train"] * 4 and [t.task_id for t in lodo] == [t.task_id for t in plain]
+    assert load_database_tasks(db, feats, exclude_sources=["synthetic"], train_on=["train", "test"]) == []
+    with pytest.raises(DataError, match="valid tasks select checkpoints"):
+        load_database_tasks(db, feats, train_on=["train", "valid"])
+    with pytest.raises(DataError, match="no task has"):
+        load_database_tasks(db, feats, exclude_sources=["kannada"])

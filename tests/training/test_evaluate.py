@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,13 @@ def test_report_held_out_adds_graf_and_generator_quality(tmp_path):
     q = out["test"]["generator"]
     assert q["validity"] == 1.0 and 0 < q["uniqueness"] <= 1 and 0 <= q["novelty"] <= 1 and q["n"] == 50
     assert any("validity 1.000" in p for p in printed)
+
+    # test tasks of two recipes: each recipe's tasks are reported on their own too
+    first_test = next(t.task_id for t in tasks if t.split == "test")
+    mixed = [dataclasses.replace(t, recipe="mini") if t.task_id == first_test else t for t in tasks]
+    out = report_held_out(mixed, tmp_path, "test", samples=0, echo=printed.append)
+    assert set(out) == {"test", "test/mini", "test/truth"}
+    assert [out[g]["scorers"]["meta"]["n_tasks"] for g in ("test", "test/mini", "test/truth")] == [2, 1, 1]
 
 
 def test_report_held_out_skips_meta_test_of_another_feature_dim(tmp_path, monkeypatch):
