@@ -71,7 +71,7 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
 
     Returns {"tasks", "records", "cells_per_task": {"min", "median"}, "recipes",
     "meta_test": {dataset: records}, "seed_spearman", "seed_spearman_tasks", "fidelity_spearman",
-    "truth_recipe", "by_recipe", "domains", "fidelity", "nb201_tasks", "meta_test_truth"}.
+    "truth_recipe", "by_recipe", "domains", "fidelity", "nb201_tasks", "meta_test_truth", "cpu_hours"}.
 
     - ``recipes`` lists recipe hashes by record count; the recipe "in use" is the most common one
       among the project's own runs (imported NB201 records are not runs).
@@ -82,6 +82,8 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
       project's own runs; ``domains``: {source: {"tasks", "records"}} likewise;
       ``nb201_tasks``: {"imagenet16_120": imported records}; ``meta_test_truth``: {dataset:
       {"recipe", "cells", "seeds"}} of the meta-test store.
+    - ``cpu_hours``: {"meta_train", "meta_test"}: the CPU time the stored runs took (the collection's
+      budget); runs lost before they were stored and the recipe probes are not in it.
     """
     from metad2a.database.nb201_import import NB201_TASK_ID
 
@@ -89,7 +91,9 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
     out: dict = {"tasks": 0, "records": 0, "cells_per_task": {"min": 0, "median": 0.0}, "recipes": [],
                  "meta_test": {d: 0 for d in TRAINED_META_TEST}, "seed_spearman": None, "fidelity_spearman": None}
     extra: dict = {"truth_recipe": None, "by_recipe": {}, "domains": {}, "fidelity": None,
-                   "nb201_tasks": {"imagenet16_120": 0}, "meta_test_truth": {}}
+                   "nb201_tasks": {"imagenet16_120": 0}, "meta_test_truth": {},
+                   "cpu_hours": {"meta_train": 0.0, "meta_test": 0.0}}
+    cpu_q = "SELECT COALESCE(SUM(cpu_s), 0) / 3600.0 FROM records WHERE task_id != ?"
     store, in_use = None, None
     if Path(db).is_file():
         store = Store(db, role="meta-train", readonly=True)
@@ -116,6 +120,7 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
             d["tasks"] += 1
             d["records"] += n
         in_use = counts.most_common(1)[0][0] if counts else None
+        extra["cpu_hours"]["meta_train"] = round(store.con.execute(cpu_q, (NB201_TASK_ID,)).fetchone()[0], 3)
         extra["nb201_tasks"]["imagenet16_120"] = store.con.execute(
             "SELECT COUNT(*) FROM records WHERE task_id = ?", (NB201_TASK_ID,)).fetchone()[0]
     mt = Path(meta_test_db) if meta_test_db else None
@@ -123,6 +128,7 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
         with Store(mt, role="meta-test", readonly=True) as m:
             q = "SELECT t.source, COUNT(*) FROM records r JOIN tasks t USING (task_id) GROUP BY t.source"
             out["meta_test"].update({s: n for s, n in m.con.execute(q)})
+            extra["cpu_hours"]["meta_test"] = round(m.con.execute(cpu_q, (NB201_TASK_ID,)).fetchone()[0], 3)
             mnames = {h: spec.get("name", h) for h, spec in m.recipes().items()}
             q = ("SELECT t.source, r.recipe_hash, COUNT(DISTINCT r.arch), COUNT(DISTINCT r.seed) FROM records r "
                  "JOIN tasks t USING (task_id) GROUP BY t.source, r.recipe_hash")

@@ -156,14 +156,14 @@ def test_feature_keys_escape_slashes(tmp_path):
 
 def test_stats_json_form(tmp_path, capsys):
     with new_store(tmp_path / "mt.sqlite") as s:
-        s.add_record(TASKS[0].task_id, rec(A1, 0))
+        s.add_record(TASKS[0].task_id, rec(A1, 0) | {"cpu_s": 1800.0})
         s.add_record(TASKS[0].task_id, rec(A2, 0))
         s.add_record(TASKS[1].task_id, rec(A1, 0))
         s.set_meta(f"recipe_probe/{H}", {"seed_spearman": 0.85, "fidelity_spearman": 0.72})
     with Store(tmp_path / "test.sqlite", role="meta-test") as s:
         s.add_recipe(MINI)
         s.add_tasks(meta_test_tasks())
-        s.add_record("mnist", rec(A1, 0))
+        s.add_record("mnist", rec(A1, 0) | {"cpu_s": 5400.0})
     assert db_main(["stats", "--db", str(tmp_path / "mt.sqlite"), "--meta-test-db", str(tmp_path / "test.sqlite"),
                     "--probe", str(tmp_path / "none.json")]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -174,7 +174,8 @@ def test_stats_json_form(tmp_path, capsys):
                                                                   "cells_per_task_min": 1}},
                    "domains": {"synthetic": {"tasks": 2, "records": 3}},
                    "fidelity": {"imagenet16_120": 0.72, "cifar100": None}, "nb201_tasks": {"imagenet16_120": 0},
-                   "meta_test_truth": {"mnist": {"recipe": "mini", "cells": 1, "seeds": 1}}}
+                   "meta_test_truth": {"mnist": {"recipe": "mini", "cells": 1, "seeds": 1}},
+                   "cpu_hours": {"meta_train": 0.501, "meta_test": 1.5}}
     assert stats(tmp_path / "missing.sqlite")["records"] == 0
 
 
