@@ -6,13 +6,22 @@
     nice python bench/recipe_probe.py fidelity --name mini-v1 --cells 30 --part 0 --nparts 2
     # ... or on CIFAR-100's test images (70 train / 30 test per class) against NB201's cifar100_test
     nice python bench/recipe_probe.py fidelity --reference cifar100 --name truth --set steps=2640 eval_points=6
+    # ... or on CIFAR-10's meta-test task itself (200 train / 200 test per class, the benchmark's
+    # truth-recipe row) against NB201's 200-epoch cifar10-valid accuracy, over cells drawn from
+    # the 200 that have a published curve
+    nice python bench/recipe_probe.py fidelity --reference cifar10 --base truth --name truth --cells 24
     # summary of every probed config -> bench/results/recipe_probe.json
     python bench/recipe_probe.py report --choose mini-v1
 
-``--set key=value`` changes recipe fields (e.g. ``--set N=1 epochs=6``); ``--name`` labels the
-config. Runs are appended one JSON line each to bench/results/probe_runs/<name>.<probe>.jsonl,
+``--set key=value`` changes recipe fields of ``--base`` (a built-in recipe, default mini; e.g.
+``--set N=1 epochs=6``); ``--name`` labels the config. Runs are appended one JSON line each to bench/results/probe_runs/<name>.<probe>.jsonl,
 so an interrupted probe resumes where it stopped. Cells are drawn uniformly (seed 0) from the
-6,466 unique cells; the first C of that draw are used, so larger probes extend smaller ones.
+6,466 unique cells (for CIFAR-10: from the 200 cells with a curve); the first C of that draw are
+used, so larger probes extend smaller ones.
+
+The CIFAR-10 reference measures the benchmark's own truth rather than a candidate recipe: how
+far the truth recipe's labels on a 10-class task of 2,000 training images are from proper
+training. It chooses nothing (the recipe was chosen on the two references above).
 """
 
 from __future__ import annotations
@@ -29,9 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from metad2a.bench.provenance import machine
-from metad2a.database.tasks import load_task_images, make_meta_train_tasks, reference_task
+from metad2a.database.tasks import load_task_images, make_meta_train_tasks, meta_test_tasks, reference_task
 from metad2a.metrics import kendall_tau, spearman
-from metad2a.recipe import MINI, Recipe, recipe_hash
+from metad2a.recipe import Recipe, get_recipe, recipe_hash
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = RESULTS / "probe_runs"
@@ -40,14 +49,27 @@ UNRECORDED_CPU = "AMD EPYC (2 cores), no GPU"
 PROBE_TASK_SEED = 777  # probe tasks are drawn apart from the collection's (seed 0)
 # Probe file suffix -> (reference task, NB201 column it is compared with). "fidelity" is the
 # 120-class Tiny-ImageNet stand-in for ImageNet16-120 (the first probe; its files keep the name).
-REFERENCES = {"fidelity": ("imagenet16", "imagenet16_120_test"), "fidelity-cifar100": ("cifar100", "cifar100_test")}
+# "cifar10_valid_200": the last point of NB201's 200-epoch cifar10-valid curves (200 cells).
+REFERENCES = {"fidelity": ("imagenet16", "imagenet16_120_test"), "fidelity-cifar100": ("cifar100", "cifar100_test"),
+              "fidelity-cifar10": ("cifar10", "cifar10_valid_200")}
+META_TEST_REFERENCES = ("cifar100", "cifar10")
 
 
-def probe_cells(n: int) -> list[str]:
-    """The first n cells of a fixed uniform draw (without replacement) from the unique cells."""
+def reference_truth(column: str) -> dict[str, float]:
+    """arch -> NB201's 200-epoch accuracy in ``column`` (a test-accuracy column, or cifar10_valid_200)."""
+    from metad2a.nb201_tables import learning_curves, test_accuracy
+
+    if column == "cifar10_valid_200":
+        return {a: c["valid_acc"][-1] for a, c in learning_curves().items()}
+    return {a: v[column] for a, v in test_accuracy().items()}
+
+
+def probe_cells(n: int, reference: str = "imagenet16") -> list[str]:
+    """The first n cells of a fixed uniform draw (without replacement) from the unique cells, or for
+    the CIFAR-10 reference from the cells that have a cifar10-valid curve (in NB201 index order)."""
     from metad2a.space import unique_cells
 
-    pool = unique_cells()
+    pool = list(reference_truth("cifar10_valid_200")) if reference == "cifar10" else unique_cells()
     order = np.random.default_rng(0).permutation(len(pool))
     return [pool[i] for i in order[:n]]
 
@@ -67,7 +89,7 @@ def run_probe(args) -> None:
     from metad2a.recipe import train_cell
 
     torch.set_num_threads(args.threads)
-    recipe = parse_set(args.set, MINI)
+    recipe = parse_set(args.set, get_recipe(args.base))
     if args.probe == "noise":
         tasks = make_meta_train_tasks(args.tasks, args.k, recipe.train_per_class, recipe.test_per_class,
                                       seed=PROBE_TASK_SEED)
@@ -75,11 +97,14 @@ def run_probe(args) -> None:
     elif args.reference == "imagenet16" and recipe.steps == 0:  # the first probes' stand-in, as they ran it
         tasks = [reference_task("imagenet16", recipe.train_per_class, recipe.test_per_class)]
         seeds = list(range(args.seeds))
+    elif args.reference == "cifar10":  # the benchmark's truth-recipe task itself
+        tasks = meta_test_tasks(recipe.train_per_class, recipe.test_per_class, datasets=["cifar10"])
+        seeds = list(range(args.seeds))
     else:
         tasks = [reference_task(args.reference)]
         seeds = list(range(args.seeds))
     probe = args.probe if args.reference == "imagenet16" else f"{args.probe}-{args.reference}"
-    cells = probe_cells(args.cells)
+    cells = probe_cells(args.cells, args.reference if args.probe == "fidelity" else "imagenet16")
     # Seed-major order: every cell gets seed 0 before any gets seed 1, so a partial probe ranks all cells once.
     jobs = [(t, c, s) for t in tasks for s in seeds for c in cells][args.part :: args.nparts]
     out = RUNS / f"{args.name}.{probe}.jsonl"
@@ -92,7 +117,7 @@ def run_probe(args) -> None:
         if (t.task_id, c, s) in done:
             continue
         if images is None or images.spec.task_id != t.task_id:
-            images = load_task_images(t, recipe.resolution, meta_test_ok=args.reference == "cifar100")
+            images = load_task_images(t, recipe.resolution, meta_test_ok=args.reference in META_TEST_REFERENCES)
         r = train_cell(c, images.train_x, images.train_y, images.test_x, images.test_y, t.num_classes, recipe, s)
         r.update(task_id=t.task_id, probe=probe, name=args.name, load1=os.getloadavg()[0],
                  recipe=recipe.to_dict(), time=time.time(), cpu=cpu)
@@ -174,9 +199,7 @@ def summarise_noise(runs: list[dict]) -> dict:
 
 def summarise_fidelity(runs: list[dict], column: str = "imagenet16_120_test") -> dict:
     """Spearman / Kendall of the seed-mean target against an NB201 column (200-epoch truth)."""
-    from metad2a.nb201_tables import test_accuracy
-
-    truth = {a: {"imagenet16_120_test": v[column]} for a, v in test_accuracy().items()}
+    truth = {a: {"imagenet16_120_test": v} for a, v in reference_truth(column).items()}
     by = defaultdict(list)
     for r in runs:
         by[r["arch"]].append(r["target"])
@@ -286,8 +309,9 @@ def main() -> None:
     ap.add_argument("--part", type=int, default=0)
     ap.add_argument("--nparts", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reference", choices=["imagenet16", "cifar100"], default="imagenet16",
+    ap.add_argument("--reference", choices=["imagenet16", *META_TEST_REFERENCES], default="imagenet16",
                     help="fidelity: the task with a full-training reference")
+    ap.add_argument("--base", default="mini", help="the built-in recipe --set changes (mini, truth, full)")
     ap.add_argument("--choose", default=None, help="report: the config to record as chosen")
     args = ap.parse_args()
     report(args) if args.probe == "report" else run_probe(args)

@@ -34,6 +34,9 @@ TRAINED_TRUTH = ("{truths}: the seed mean of the records' `target` under the tas
                  "seeds, and cached in {cache}")
 TABLE_TRUTH = ("{name}: {about}; any pick is looked up (the cell's own row), never trained; percentile among "
                "all {n:,} cells, regret to the table's best ({best:.2f}), Spearman over the {m:,} unique cells")
+PARTIAL_TRUTH = ("{name}: {about}; a pick is looked up, never trained, and one outside those cells has no truth "
+                 "(—); percentile among the {n:,} cells, regret to their best ({best:.2f}), Spearman over their "
+                 "{m:,} unique cells")
 
 
 def load_tasks(cfg: DictConfig) -> tuple[list[BenchTask], list[str]]:
@@ -88,8 +91,9 @@ def ground_truth_lines(tasks: list[BenchTask], truth: GroundTruth) -> list[str]:
     lines = []
     for t in tasks:
         if t.table is not None:
-            lines.append(TABLE_TRUTH.format(name=t.truth, about=t.table.about, n=len(t.table.archs),
-                                            best=float(t.table.accs.max()), m=len(t.archs)))
+            template = TABLE_TRUTH if t.table.complete else PARTIAL_TRUTH
+            lines.append(template.format(name=t.truth, about=t.table.about, n=len(t.table.archs),
+                                         best=float(t.table.accs.max()), m=len(t.archs)))
     trained = [t for t in tasks if t.table is None]
     if trained:
         stores = dict.fromkeys(str(truth.store_path(t.role, t.recipe)) for t in trained)

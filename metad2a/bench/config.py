@@ -18,7 +18,7 @@ from metad2a.training.logging import LoggerConfig
 class BenchDatasets:
     """The held-out datasets, in report order: tables, meta-test store, held-out domains, within-distribution."""
 
-    table: list[str] = field(default_factory=list)  # meta-test datasets whose truth is an NB201 column (cifar100)
+    table: list[str] = field(default_factory=list)  # meta-test datasets whose truth is an NB201 table (cifar100, cifar10-nb201)
     table_features: str = "meta_data/features_meta-test.npz"
     meta_test: list[str] = field(default_factory=list)  # task ids in the meta-test store
     meta_test_db: str = "meta_data/meta-test.sqlite"

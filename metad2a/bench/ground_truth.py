@@ -1,8 +1,9 @@
 """The true accuracy of any picked cell on a benchmark task, trained at most once.
 
 On a task whose truth is a table (``BenchTask.table``, e.g. NB201's CIFAR-100 column), every
-cell is looked up: the cell's own row (or, for a partial table, a row of the same canonical
-form), never trained.
+cell is looked up: the cell's own row, or a row of the same canonical form, never trained. A
+cell missing from a partial table (CIFAR-10's 200 curve cells) has no truth: nan, never a
+stand-in.
 
 On a task with trained records, a pick whose canonical form (``metad2a.space.canonical_form``,
 the NB201 6,466-class convention) equals an evaluated cell's computes the same function, so it
@@ -61,12 +62,12 @@ class GroundTruth:
     def lookup(self, task: BenchTask, arch: str) -> tuple[float, int | None]:
         """(true accuracy in %, index in ``task.population_archs`` or None if it is not one of them).
 
-        The population is the table's cells for a table task (every cell is one), else the
-        evaluated cells.
+        The population is the table's cells for a table task, else the evaluated cells. A cell
+        missing from a partial table gives (nan, None); from a complete one, a DataError.
         """
         if task.table is not None:
-            i = task.table.index(arch)
-            return float(task.table.accs[i]), i
+            i = task.table.find(arch) if not task.table.complete else task.table.index(arch)
+            return (float("nan"), None) if i is None else (float(task.table.accs[i]), i)
         i = self.evaluated_index(task, arch)
         if i is not None:
             return float(task.accs[i]), i

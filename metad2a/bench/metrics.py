@@ -63,7 +63,11 @@ class Population:
 
         member: the pick is one of the population (left out of the percentile's comparison set;
                 it is never strictly below itself, so only the count of others changes)
+
+        A pick without a truth (``value`` nan: a cell missing from a partial table) gets nan for all three.
         """
+        if not np.isfinite(value):
+            return {"accuracy": float("nan"), "percentile": float("nan"), "regret": float("nan")}
         below = int(np.searchsorted(self.sorted, value, side="left"))
         others = len(self.sorted) - int(member)
         pct = 100.0 * below / others if others else 100.0

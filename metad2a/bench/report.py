@@ -36,7 +36,8 @@ TOP_PERCENTILE, MIN_SPEARMAN = 95.0, 0.7
 MEAN_RANK_RULE = ("on each held-out dataset (a meta-test dataset, or a group of tasks by its mean over them) the "
                   "methods are ranked by pick accuracy, 1 = best; tied methods share the mean of the ranks they "
                   "span; a method without an accuracy on a dataset is left out of its ranking and its mean is "
-                  "over the datasets it has (n_datasets)")
+                  "over the datasets it has (n_datasets); a table covering only some cells (cifar10-nb201) is "
+                  "not ranked: most methods' picks have no truth there")
 
 
 def clean(obj: Any) -> Any:
@@ -53,8 +54,10 @@ def clean(obj: Any) -> Any:
 
 
 def rank_table(result: BenchResult) -> dict:
-    """Each method's mean rank by pick accuracy across every held-out dataset (``metrics.mean_ranks``)."""
-    rows = result.dataset_rows()
+    """Each method's mean rank by pick accuracy across the held-out datasets (``metrics.mean_ranks``),
+    partial tables left out (``MEAN_RANK_RULE``)."""
+    partial = {d for d, ts in result.datasets().items() if ts[0].table is not None and not ts[0].table.complete}
+    rows = {d: ms for d, ms in result.dataset_rows().items() if d not in partial}
     accuracy = {d: {m: s["accuracy"] for m, s in ms.items()} for d, ms in rows.items()}
     return {"rule": MEAN_RANK_RULE, "datasets": list(rows), "methods": mean_ranks(accuracy)}
 
@@ -109,10 +112,16 @@ def check_targets(result: BenchResult) -> list[dict]:
 
 
 def notes(result: BenchResult, protocol: dict) -> list[str]:
-    """What was skipped (``protocol["skipped"]``: from loading the tasks) or restricted (a method scoring a subset)."""
+    """What was skipped (``protocol["skipped"]``: from loading the tasks) or restricted (a method scoring a
+    subset, picks outside a partial table)."""
     out = list(protocol.get("skipped", []))
     for t in result.tasks:
         for m, r in result.results[t.name].items():
+            if t.table is not None and not t.table.complete:
+                missing = sum(not math.isfinite(x["accuracy"]) for x in r.runs)
+                if missing:
+                    out.append(f"{m} on {t.name}: {missing} of {len(r.runs)} picks are not among the table's "
+                               f"{len(t.table.archs):,} cells (no truth; its accuracy is over the rest, if any)")
             scored = [x["scored"] for x in r.runs if "scored" in x]  # results cached before v2 lack it
             if r.scores is not None and scored and max(scored) < len(t.archs):
                 out.append(f"{m} on {t.name}: Spearman over a fixed random subset of {max(scored):,} of its "
@@ -189,6 +198,10 @@ def rank_lines(ranks: dict) -> list[str]:
 def _heading(name: str, ts: list) -> str:
     """A dataset's heading: its truth, evaluated cells and seeds (or tasks), and how it was held out."""
     t = ts[0]
+    if t.table is not None and not t.table.complete:
+        return (f"## {name} (truth: {t.truth}, for its {len(t.table.archs):,} cells only; Spearman over their "
+                f"{len(t.archs):,} unique cells; percentile among the {len(t.table.archs):,}; a pick outside "
+                "them has no truth: —)")
     if t.table is not None:
         return (f"## {name} (truth: {t.truth}, exact for all {len(t.table.archs):,} cells; Spearman over "
                 f"{len(t.archs):,} unique cells; percentile among all {len(t.table.archs):,} cells)")

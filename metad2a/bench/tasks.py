@@ -10,10 +10,13 @@ A task's **truth** is one of two kinds, named in every table (``BenchTask.truth`
   column, 200 epochs, for all 15,625 cells; ``load_table_task``): every cell has an exact
   truth, so nothing is ever trained. The evaluated cells (for Spearman) are one per canonical
   form (the 6,466 unique cells); percentile and regret are taken among all cells of the table.
+  A **partial** table covers only some cells (``nb201-cifar10-valid``: NB201's 200-epoch
+  cifar10-valid accuracy of the 200 cells with published learning curves): its cells are the
+  evaluated ones, and a pick outside them has no truth (nan, shown as "—"), never a stand-in.
 
 Where tasks come from, one function each:
 
-- ``load_table_task``: a meta-test dataset whose truth is a table (CIFAR-100);
+- ``load_table_task``: a meta-test dataset whose truth is a table (CIFAR-100; CIFAR-10's partial one);
 - ``load_bench_tasks(split="meta-test")``: CIFAR-10, MNIST, Fashion-MNIST from the meta-test store;
 - ``load_bench_tasks(split="test")``: the task-disjoint test tasks of a meta-training store
   (the within-distribution row: database v1's Tiny-ImageNet test tasks);
@@ -43,7 +46,7 @@ from metad2a.database.features_store import FeatureFile
 from metad2a.database.store import Store
 from metad2a.database.task_data import TaskData
 from metad2a.database.tasks import (META_SPLITS, SOURCE_FORMAT, MetaTestLeakError, TaskImages, TaskSpec,
-                                    load_task_images, npz_class_names)
+                                    load_task_images, meta_test_tasks, npz_class_names)
 from metad2a.errors import DataError
 from metad2a.predictors.base import DatasetSample
 from metad2a.recipe import Recipe, get_recipe
@@ -53,9 +56,19 @@ from metad2a.space import canonical_form, unique_cells
 # of every cell. These columns are truth: no method may fit on them (``refuse_truth_column``).
 TRUTH_TABLES = {"cifar100": "cifar100_test"}
 TRUTH_COLUMNS = frozenset(TRUTH_TABLES.values())
+# Meta-test datasets whose truth is a partial table: dataset name -> its image source. CIFAR-10's
+# is the last point of NB201's 200-epoch cifar10-valid learning curves, published for 200 cells.
+CURVE_TABLES = {"cifar10-nb201": "cifar10"}
+TABLE_DATASETS = (*TRUTH_TABLES, *CURVE_TABLES)
+# How each table dataset's images are split per class for what the benchmark builds on them
+# (NASWOT): CIFAR-100 ships 100 test images per class; CIFAR-10 as in its meta-test truth.
+TABLE_SPLITS = {"cifar100": (70, 30), "cifar10-nb201": (200, 200)}
 # What the table's numbers are, for the protocol (shared/README.md, NAS-Bench-201).
 TABLE_PROTOCOL = ("NB201's {column} column: 200 epochs, C=16, N=5, 32x32, SGD Nesterov lr 0.1 cosine, "
                   "the mean over NB201's seeds, for all {n} cells")
+CURVE_PROTOCOL = ("NB201's cifar10-valid accuracy after 200 epochs (the last point of its published learning "
+                  "curves; C=16, N=5, 32x32, trained on 25k CIFAR-10 train images, scored on the other 25k), "
+                  "for the {n} cells that have a curve (NB201 index 0-199) and no others")
 # The checkpoint files a held-out domain's folder must hold (models/checkpoint.py's names).
 LODO_FILES = ("predictor.pt", "predictor_agnostic.pt", "generator.pt")
 
@@ -71,16 +84,19 @@ def refuse_truth_column(column: str | None, who: str) -> None:
 class TruthTable:
     """Exact truth of every cell from a published table column, looked up and never trained.
 
-    name:  what the truth is called in the tables, e.g. "nb201-cifar100"
-    archs: (M,) the table's cells (NB201 strings)
-    accs:  (M,) their accuracy (%)
-    about: one line on where the numbers come from (the protocol)
+    name:     what the truth is called in the tables, e.g. "nb201-cifar100"
+    archs:    (M,) the table's cells (NB201 strings)
+    accs:     (M,) their accuracy (%)
+    about:    one line on where the numbers come from (the protocol)
+    complete: every canonical form has a row (NB201's full columns); False for a partial table,
+              whose missing cells have no truth (``find`` gives None)
     """
 
     name: str
     archs: list[str]
     accs: np.ndarray
     about: str = ""
+    complete: bool = True
 
     def __post_init__(self) -> None:
         self.accs = np.asarray(self.accs, dtype=np.float64)
@@ -98,11 +114,15 @@ class TruthTable:
             out.setdefault(canonical_form(a), i)
         return out
 
-    def index(self, arch: str) -> int:
-        """Row of ``arch``: the cell itself, else the first row computing the same function (canonical form)."""
+    def find(self, arch: str) -> int | None:
+        """Row of ``arch``: the cell itself, else the first row computing the same function (canonical form),
+        else None."""
         i = self._index.get(arch)
-        if i is None:
-            i = self._by_form.get(canonical_form(arch))
+        return self._by_form.get(canonical_form(arch)) if i is None else i
+
+    def index(self, arch: str) -> int:
+        """``find``, raising DataError when ``arch`` has no row."""
+        i = self.find(arch)
         if i is None:
             raise DataError(f"cell {arch} has no row in truth table {self.name} ({len(self.archs)} cells): "
                             "use a table that covers every canonical form")
@@ -286,39 +306,57 @@ def load_bench_tasks(db: str | os.PathLike, features: str | os.PathLike, split: 
                       group=group(by_id[i]), checkpoint_dir=ckpt, held_out_source=held_out_source) for i in ids]
 
 
-def table_spec(dataset: str, data_root: str | os.PathLike | None = None, train_per_class: int = 70,
-               test_per_class: int = 30) -> TaskSpec:
-    """The task spec of a table-truth dataset: its classes (from the shared ``.npz``), split per class."""
-    res, ch = SOURCE_FORMAT[dataset]
-    return TaskSpec(dataset, dataset, tuple(npz_class_names(dataset, data_root)), train_per_class, test_per_class,
-                    0, "meta-test", res, ch)
+def table_spec(dataset: str, data_root: str | os.PathLike | None = None, train_per_class: int | None = None,
+               test_per_class: int | None = None) -> TaskSpec:
+    """The task spec of a table-truth dataset: its image source's classes, split per class (default
+    ``TABLE_SPLITS``): CIFAR-100's from the shared ``.npz``, CIFAR-10's as in its meta-test truth."""
+    source = CURVE_TABLES.get(dataset, dataset)
+    n_train, n_test = TABLE_SPLITS[dataset]
+    if source in TRUTH_TABLES:
+        classes = tuple(npz_class_names(source, data_root))
+    else:
+        classes = meta_test_tasks(datasets=[source])[0].classes
+    res, ch = SOURCE_FORMAT[source]
+    return TaskSpec(source, source, classes, train_per_class or n_train, test_per_class or n_test, 0, "meta-test",
+                    res, ch)
 
 
 def load_table_task(dataset: str, features: str | os.PathLike, data_root: str | os.PathLike | None = None,
-                    recipe: Recipe | None = None, train_per_class: int = 70, test_per_class: int = 30) -> BenchTask:
-    """A meta-test dataset whose truth is an NB201 column (``TRUTH_TABLES``): CIFAR-100.
+                    recipe: Recipe | None = None, train_per_class: int | None = None,
+                    test_per_class: int | None = None) -> BenchTask:
+    """A meta-test dataset whose truth is an NB201 table (``TABLE_DATASETS``).
 
-    Evaluated cells: one per canonical form (all 6,466 unique cells on the full table); its
-    features come from the meta-test features file; ``recipe`` (default: the truth recipe,
-    C=8, N=2, 16 px) is only the network NASWOT builds on its images, split
-    ``train_per_class`` / ``test_per_class`` per class (CIFAR-100's test set has 100 per class).
+    - "cifar100": the ``cifar100_test`` column, complete; evaluated cells: one per canonical form
+      (all 6,466 unique cells);
+    - "cifar10-nb201": CIFAR-10's partial table (``CURVE_TABLES``): the 200 cells with published
+      200-epoch cifar10-valid curves, one per canonical form among them.
+
+    Its features come from the meta-test features file. ``recipe`` (default: the truth recipe,
+    C=8, N=2, 16 px) is only the network NASWOT builds on its images, split ``train_per_class``
+    / ``test_per_class`` per class (default ``TABLE_SPLITS``).
     """
-    from metad2a.nb201_tables import test_accuracy
+    from metad2a.nb201_tables import learning_curves, test_accuracy
 
-    if dataset not in TRUTH_TABLES:
-        raise DataError(f"no truth table for {dataset!r}: datasets.table takes {sorted(TRUTH_TABLES)}")
+    if dataset not in TABLE_DATASETS:
+        raise DataError(f"no truth table for {dataset!r}: datasets.table takes {list(TABLE_DATASETS)}")
     if not Path(features).is_file():
         raise DataError(f"features file {features} not found: build the meta-test features "
                         "(python -m metad2a.collect kind=meta-test stage=features)")
-    column = TRUTH_TABLES[dataset]
-    rows = sorted(test_accuracy(data_root).items(), key=lambda kv: kv[1]["index"])
-    table = TruthTable(f"nb201-{dataset}", [a for a, _ in rows], np.array([r[column] for _, r in rows]),
-                       TABLE_PROTOCOL.format(column=column, n=f"{len(rows):,}"))
+    if dataset in TRUTH_TABLES:
+        column, source = TRUTH_TABLES[dataset], dataset
+        rows = sorted(test_accuracy(data_root).items(), key=lambda kv: kv[1]["index"])
+        table = TruthTable(f"nb201-{dataset}", [a for a, _ in rows], np.array([r[column] for _, r in rows]),
+                           TABLE_PROTOCOL.format(column=column, n=f"{len(rows):,}"))
+    else:
+        source = CURVE_TABLES[dataset]
+        curves = learning_curves(data_root)
+        table = TruthTable(f"nb201-{source}-valid", list(curves), np.array([c["valid_acc"][-1] for c in curves.values()]),
+                           CURVE_PROTOCOL.format(n=len(curves)), complete=False)
     spec = table_spec(dataset, data_root, train_per_class, test_per_class)
     archs = table.evaluated_cells()
     accs = np.array([table.accs[table.index(a)] for a in archs], dtype=np.float32)
     data = TaskData(dataset, "meta-test", FeatureFile(features).task_features(spec), archs, accs,
-                    recipe=table.name, source=dataset)
+                    recipe=table.name, source=source)
     return BenchTask(data, spec, "meta-test", recipe or get_recipe("truth"), (), {},
                      None if data_root is None else str(data_root), table=table)
 

@@ -1,7 +1,10 @@
 """Ground truth of picks: evaluated cells (up to canonical form) from the task, others trained once."""
 
+import pytest
+
 from metad2a.bench.ground_truth import GroundTruth
 from metad2a.database.store import Store
+from metad2a.errors import DataError
 from metad2a.recipe import recipe_hash
 from tests.bench.conftest import A, A_SAME, B, make_task
 
@@ -45,6 +48,51 @@ def test_a_table_answers_every_pick_by_its_own_row_or_one_of_the_same_function(t
         assert truth.lookup(task, A) == (40.0, 0)  # through its canonical form
         assert truth.trained == 0
     assert not list(tmp_path.iterdir())
+
+
+def test_a_pick_outside_a_partial_table_has_no_truth(tmp_path):
+    """Never trained and never given a stand-in: nan, and nan metrics, so it counts in no ranking."""
+    import math
+
+    from metad2a.bench.methods import MethodRun
+    from metad2a.bench.runner import evaluate_run
+    from metad2a.bench.tasks import TruthTable
+    from tests.bench.conftest import make_table_task
+
+    task = make_table_task(TruthTable("t", [A_SAME], [40.0], complete=False))
+    with GroundTruth(tmp_path) as truth:
+        assert truth.lookup(task, A) == (40.0, 0)
+        acc, index = truth.lookup(task, B)
+        assert math.isnan(acc) and index is None and truth.trained == 0
+        row = evaluate_run(MethodRun([B], 0.1, 0, [1.0], 1), task, truth, seed=0)
+    assert math.isnan(row["accuracy"]) and math.isnan(row["percentile"]) and math.isnan(row["regret"])
+    assert not row["evaluated"]
+    complete = make_table_task(TruthTable("t", [A_SAME], [40.0]))
+    with GroundTruth(tmp_path) as truth, pytest.raises(DataError, match="no row"):
+        truth.lookup(complete, B)  # a complete table missing a cell is a broken table, not a gap
+
+
+def test_the_report_shows_picks_outside_a_partial_table_as_without_truth(tmp_path):
+    from metad2a.bench.methods import MethodRun, Oracle
+    from metad2a.bench.report import rank_table, to_markdown
+    from metad2a.bench.runner import run_benchmark
+    from metad2a.bench.tasks import TruthTable
+    from tests.bench.conftest import make_table_task
+
+    class Outside:  # always picks B, which the table lacks; scores its one cell
+        stochastic = False
+
+        def run(self, task, seed):
+            return MethodRun([B], 0.01, 0, [1.0], 1)
+
+    task = make_table_task(TruthTable("t", [A_SAME], [40.0], complete=False))
+    with GroundTruth(tmp_path) as truth:
+        result = run_benchmark([task], {"oracle": Oracle(), "outside": Outside()}, truth, seeds=[0], echo=None)
+    md = to_markdown(result, {})
+    assert "for its 1 cells only" in md and "| outside | — | — | — |" in md
+    assert "outside on syn-table: 1 of 1 picks are not among the table's 1 cells" in md
+    ranks = rank_table(result)  # a partial table is not ranked: most picks have no truth there
+    assert ranks["datasets"] == [] and ranks["methods"] == {}
 
 
 def test_the_store_of_trained_picks_is_per_role_and_recipe(tmp_path):

@@ -28,6 +28,40 @@ def test_the_cifar100_task_from_a_fake_table(tiny_meta_data, fake_shared):
         load_table_task("mnist", tiny_meta_data / "features_meta-test.npz", fake_shared)
 
 
+def test_a_partial_table_finds_only_its_cells():
+    table = TruthTable("t", [A_SAME, B], [40.0, 70.0], complete=False)
+    assert table.find(A) == 0 and table.find(B) == 1  # A through its canonical form
+    other = "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+    assert table.find(other) is None
+    with pytest.raises(DataError, match="no row"):
+        table.index(other)
+
+
+def test_the_cifar10_task_judged_by_nb201_curves(tmp_path):
+    """CIFAR-10's partial table: the last point of each 200-epoch cifar10-valid curve, its cells only."""
+    import json
+
+    import numpy as np
+
+    from metad2a.database.features_store import write_feature_file
+    from metad2a.database.tasks import CIFAR10_CLASSES
+
+    cells = list(unique_cells()[:5]) + [A_SAME]
+    curves = {a: [10.0 + i, 20.0 + i, 60.0 + 3 * i] for i, a in enumerate(cells)}
+    rows = ["index,arch,train_acc_curve,valid_acc_curve"]
+    rows += [f'{i},{a},"{json.dumps(c)}","{json.dumps(c)}"' for i, (a, c) in enumerate(curves.items())]
+    (tmp_path / "nb201").mkdir()
+    (tmp_path / "nb201" / "nb201_cifar10_valid_learning_curves_200.csv").write_text("\n".join(rows) + "\n")
+    feats = write_feature_file(tmp_path / "f.npz", {("cifar10", c): np.full((3, 8), i, np.float32)
+                                                    for i, c in enumerate(CIFAR10_CLASSES)}, {})
+    task = load_table_task("cifar10-nb201", feats, tmp_path)
+    assert task.name == "cifar10-nb201" and task.truth == "nb201-cifar10-valid" and task.seeds == ()
+    assert not task.table.complete and task.population_archs == cells
+    assert sorted(task.accs) == [60.0 + 3 * i for i in range(len(cells))]  # the last point of each curve
+    assert task.spec.source == "cifar10" and task.spec.train_per_class == 200  # as CIFAR-10's meta-test truth
+    assert task.data.features.shape == (10, 3, 8) and task.data.features[9, 0, 0] == 9
+
+
 def test_a_held_out_domain_without_its_checkpoints_is_skipped_with_a_note(tiny_meta_data, tmp_path):
     db, feats = tiny_meta_data / "meta-train.sqlite", tiny_meta_data / "features_meta-train.npz"
     tasks, notes = load_lodo_tasks(db, feats, ["synthetic"], tiny_meta_data / "lodo")
