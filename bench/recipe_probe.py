@@ -14,8 +14,8 @@
     python bench/recipe_probe.py report --choose mini-v1
 
 ``--set key=value`` changes recipe fields of ``--base`` (a built-in recipe, default mini; e.g.
-``--set N=1 epochs=6``); ``--name`` labels the config. Runs are appended one JSON line each to bench/results/probe_runs/<name>.<probe>.jsonl,
-so an interrupted probe resumes where it stopped. Cells are drawn uniformly (seed 0) from the
+``--set N=1 epochs=6``); ``--name`` labels the config. Runs are appended one JSON line each to
+bench/results/probe_runs/<name>.<probe>.jsonl, so an interrupted probe resumes where it stopped. Cells are drawn uniformly (seed 0) from the
 6,466 unique cells (for CIFAR-10: from the 200 cells with a curve); the first C of that draw are
 used, so larger probes extend smaller ones.
 
@@ -57,10 +57,10 @@ META_TEST_REFERENCES = ("cifar100", "cifar10")
 
 def reference_truth(column: str) -> dict[str, float]:
     """arch -> NB201's 200-epoch accuracy in ``column`` (a test-accuracy column, or cifar10_valid_200)."""
-    from metad2a.nb201_tables import learning_curves, test_accuracy
+    from metad2a.nb201_tables import cifar10_valid_200, test_accuracy
 
     if column == "cifar10_valid_200":
-        return {a: c["valid_acc"][-1] for a, c in learning_curves().items()}
+        return cifar10_valid_200()
     return {a: v[column] for a, v in test_accuracy().items()}
 
 

@@ -41,3 +41,8 @@ def learning_curves(root: str | os.PathLike | None = None) -> dict[str, dict[str
             out[r["arch"]] = {"train_acc": json.loads(r["train_acc_curve"]),
                               "valid_acc": json.loads(r["valid_acc_curve"])}
     return out
+
+
+def cifar10_valid_200(root: str | os.PathLike | None = None) -> dict[str, float]:
+    """arch -> NB201's cifar10-valid accuracy after 200 epochs (the last point of its curve), cells 0-199."""
+    return {a: c["valid_acc"][-1] for a, c in learning_curves(root).items()}

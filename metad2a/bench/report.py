@@ -56,7 +56,7 @@ def clean(obj: Any) -> Any:
 def rank_table(result: BenchResult) -> dict:
     """Each method's mean rank by pick accuracy across the held-out datasets (``metrics.mean_ranks``),
     partial tables left out (``MEAN_RANK_RULE``)."""
-    partial = {d for d, ts in result.datasets().items() if ts[0].table is not None and not ts[0].table.complete}
+    partial = {d for d, ts in result.datasets().items() if ts[0].partial_table}
     rows = {d: ms for d, ms in result.dataset_rows().items() if d not in partial}
     accuracy = {d: {m: s["accuracy"] for m, s in ms.items()} for d, ms in rows.items()}
     return {"rule": MEAN_RANK_RULE, "datasets": list(rows), "methods": mean_ranks(accuracy)}
@@ -117,7 +117,7 @@ def notes(result: BenchResult, protocol: dict) -> list[str]:
     out = list(protocol.get("skipped", []))
     for t in result.tasks:
         for m, r in result.results[t.name].items():
-            if t.table is not None and not t.table.complete:
+            if t.partial_table:
                 missing = sum(not math.isfinite(x["accuracy"]) for x in r.runs)
                 if missing:
                     out.append(f"{m} on {t.name}: {missing} of {len(r.runs)} picks are not among the table's "
@@ -198,7 +198,7 @@ def rank_lines(ranks: dict) -> list[str]:
 def _heading(name: str, ts: list) -> str:
     """A dataset's heading: its truth, evaluated cells and seeds (or tasks), and how it was held out."""
     t = ts[0]
-    if t.table is not None and not t.table.complete:
+    if t.partial_table:
         return (f"## {name} (truth: {t.truth}, for its {len(t.table.archs):,} cells only; Spearman over their "
                 f"{len(t.archs):,} unique cells; percentile among the {len(t.table.archs):,}; a pick outside "
                 "them has no truth: —)")

@@ -184,6 +184,11 @@ class BenchTask:
         return self.table.name if self.table is not None else self.recipe.name
 
     @property
+    def partial_table(self) -> bool:
+        """Its truth is a table covering only some cells: a pick outside them has none."""
+        return self.table is not None and not self.table.complete
+
+    @property
     def archs(self) -> list[str]:
         return self.data.archs
 
@@ -335,7 +340,7 @@ def load_table_task(dataset: str, features: str | os.PathLike, data_root: str | 
     C=8, N=2, 16 px) is only the network NASWOT builds on its images, split ``train_per_class``
     / ``test_per_class`` per class (default ``TABLE_SPLITS``).
     """
-    from metad2a.nb201_tables import learning_curves, test_accuracy
+    from metad2a.nb201_tables import cifar10_valid_200, test_accuracy
 
     if dataset not in TABLE_DATASETS:
         raise DataError(f"no truth table for {dataset!r}: datasets.table takes {list(TABLE_DATASETS)}")
@@ -349,9 +354,9 @@ def load_table_task(dataset: str, features: str | os.PathLike, data_root: str | 
                            TABLE_PROTOCOL.format(column=column, n=f"{len(rows):,}"))
     else:
         source = CURVE_TABLES[dataset]
-        curves = learning_curves(data_root)
-        table = TruthTable(f"nb201-{source}-valid", list(curves), np.array([c["valid_acc"][-1] for c in curves.values()]),
-                           CURVE_PROTOCOL.format(n=len(curves)), complete=False)
+        accs = cifar10_valid_200(data_root)
+        table = TruthTable(f"nb201-{source}-valid", list(accs), np.array(list(accs.values())),
+                           CURVE_PROTOCOL.format(n=len(accs)), complete=False)
     spec = table_spec(dataset, data_root, train_per_class, test_per_class)
     archs = table.evaluated_cells()
     accs = np.array([table.accs[table.index(a)] for a in archs], dtype=np.float32)
