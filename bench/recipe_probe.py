@@ -10,6 +10,9 @@
     # truth-recipe row) against NB201's 200-epoch cifar10-valid accuracy, over cells drawn from
     # the 200 that have a published curve
     nice python bench/recipe_probe.py fidelity --reference cifar10 --base truth --name truth --cells 24
+    # ... the same task with every CIFAR-10 training image we have (1,000 per class), same steps
+    nice python bench/recipe_probe.py fidelity --reference cifar10 --base truth --name truth-1000pc \
+        --set train_per_class=1000 --cells 24
     # summary of every probed config -> bench/results/recipe_probe.json
     python bench/recipe_probe.py report --choose mini-v1
 
@@ -21,7 +24,8 @@ used, so larger probes extend smaller ones.
 
 The CIFAR-10 reference measures the benchmark's own truth rather than a candidate recipe: how
 far the truth recipe's labels on a 10-class task of 2,000 training images are from proper
-training. It chooses nothing (the recipe was chosen on the two references above).
+training, and whether more training images (at the same number of steps) close that gap. It
+chooses no recipe for meta-training (that was chosen on the two references above).
 """
 
 from __future__ import annotations
@@ -245,7 +249,12 @@ def report(args) -> None:
               "commands": [" ".join(["python", "bench/recipe_probe.py", *sys.argv[1:]])]}
     if args.choose:
         c = configs[args.choose]
-        ref = {"imagenet16_120": c.get("fidelity", {}), "cifar100": c.get("fidelity-cifar100", {})}
+        # Probes of the same recipe run under another name (e.g. the CIFAR-10 task-size probe) count too.
+        same = [c, *(o for n, o in configs.items() if n != args.choose and o["recipe_hash"] == c["recipe_hash"])]
+        probe = lambda key: next((o[key] for o in same if key in o), {})  # noqa: E731
+        ref = {"imagenet16_120": probe("fidelity"), "cifar100": probe("fidelity-cifar100")}
+        if probe("fidelity-cifar10"):  # at the meta-test task size (10 classes, 200 train per class)
+            ref["cifar10_task"] = probe("fidelity-cifar10")
         cost = c.get("noise") or c.get("fidelity-cifar100") or {}
         result["chosen"] = {
             "name": args.choose, "recipe_hash": c["recipe_hash"], "recipe": c["recipe"],
@@ -271,20 +280,27 @@ def _fmt(v, digits: int = 3) -> str:
 
 def fidelity_table(configs: dict) -> str:
     """Markdown: every probed config's fidelity to both references, seed noise and cost."""
-    rows = ["| config | steps (epochs) | batch | C, N | fidelity ImageNet16-120 (cells) | fidelity CIFAR-100 (cells) "
-            "| seed Spearman | CPU s / run (median) | CPU ms per image-step |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| config | steps (epochs) | batch | C, N | train images / class | fidelity ImageNet16-120 (cells) "
+            "| fidelity CIFAR-100 (cells) | fidelity CIFAR-10 task (cells) | seed Spearman | CPU s / run (median) "
+            "| CPU ms per image-step |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, c in configs.items():
         r = c["recipe"]
         n, fi, fc = c.get("noise", {}), c.get("fidelity", {}), c.get("fidelity-cifar100", {})
-        cost = fc or fi or n
-        seed = n.get("seed_spearman") if n else fc.get("seed_spearman")
+        f10 = c.get("fidelity-cifar10", {})
+        probe = "fidelity-cifar100" if fc else "fidelity" if fi else "fidelity-cifar10" if f10 else "noise"
+        cost = fc or fi or f10 or n
+        seed = n.get("seed_spearman") if n else (fc or f10).get("seed_spearman")
         steps = r.get("steps", 0)
-        runs = read_runs(RUNS / f"{name}.{'fidelity-cifar100' if fc else 'fidelity' if fi else 'noise'}.jsonl")
+        runs = read_runs(RUNS / f"{name}.{probe}.jsonl")
         per_step = [1000 * x["cpu_s"] / (len(x["train_loss"]) and _steps(x, r)) / r["batch_size"] for x in runs]
+        # CIFAR-100's reference task always has 70 per class; the other tasks take the recipe's
+        per_class = " / ".join([*(["70 (CIFAR-100)"] if fc else []),
+                                *([str(r["train_per_class"])] if fi or f10 or n else [])])
         rows.append(f"| {name} | {steps or '—'} ({r['epochs'] if not steps else 'fixed steps'}) | {r['batch_size']} "
-                    f"| {r['C']}, {r['N']} | {_fmt(fi.get('fidelity_spearman'))} ({fi.get('cells', 0)}) "
-                    f"| {_fmt(fc.get('fidelity_spearman'))} ({fc.get('cells', 0)}) | {_fmt(seed)} "
+                    f"| {r['C']}, {r['N']} | {per_class} | {_fmt(fi.get('fidelity_spearman'))} ({fi.get('cells', 0)}) "
+                    f"| {_fmt(fc.get('fidelity_spearman'))} ({fc.get('cells', 0)}) "
+                    f"| {_fmt(f10.get('fidelity_spearman'))} ({f10.get('cells', 0)}) | {_fmt(seed)} "
                     f"| {_fmt(cost.get('median_cpu_s'), 1)} | {_fmt(_med(per_step), 3)} |")
     return "\n".join(rows)
 
