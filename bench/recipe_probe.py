@@ -203,13 +203,13 @@ def summarise_noise(runs: list[dict]) -> dict:
 
 def summarise_fidelity(runs: list[dict], column: str = "imagenet16_120_test") -> dict:
     """Spearman / Kendall of the seed-mean target against an NB201 column (200-epoch truth)."""
-    truth = {a: {"imagenet16_120_test": v} for a, v in reference_truth(column).items()}
+    truth = reference_truth(column)
     by = defaultdict(list)
     for r in runs:
         by[r["arch"]].append(r["target"])
     archs = sorted(by)
     ours = [float(np.mean(by[a])) for a in archs]
-    ref = [truth[a]["imagenet16_120_test"] for a in archs]
+    ref = [truth[a] for a in archs]
     alts = defaultdict(lambda: defaultdict(list))
     for r in runs:
         for key, v in _alt_targets(r).items():
@@ -227,7 +227,7 @@ def summarise_fidelity(runs: list[dict], column: str = "imagenet16_120_test") ->
         "fidelity_spearman": spearman(ours, ref) if len(archs) > 2 else None,
         "fidelity_kendall": kendall_tau(ours, ref) if len(archs) > 2 else None,
         "fidelity_spearman_by_target": by_target,
-        "fidelity_spearman_seed0": spearman([seed0[a] for a in a0], [truth[a]["imagenet16_120_test"] for a in a0])
+        "fidelity_spearman_seed0": spearman([seed0[a] for a in a0], [truth[a] for a in a0])
         if len(a0) > 2 else None,
         "median_wall_s": _med([r["wall_s"] for r in runs]), "median_cpu_s": _med([r["cpu_s"] for r in runs]),
         "median_load1": _med([r.get("load1", 0) for r in runs]),
@@ -250,11 +250,12 @@ def report(args) -> None:
     if args.choose:
         c = configs[args.choose]
         # Probes of the same recipe run under another name (e.g. the CIFAR-10 task-size probe) count too.
-        same = [c, *(o for n, o in configs.items() if n != args.choose and o["recipe_hash"] == c["recipe_hash"])]
-        probe = lambda key: next((o[key] for o in same if key in o), {})  # noqa: E731
-        ref = {"imagenet16_120": probe("fidelity"), "cifar100": probe("fidelity-cifar100")}
-        if probe("fidelity-cifar10"):  # at the meta-test task size (10 classes, 200 train per class)
-            ref["cifar10_task"] = probe("fidelity-cifar10")
+        # The chosen config's own probes win over those of same-hash configs.
+        probes = {k: v for o in configs.values() if o["recipe_hash"] == c["recipe_hash"] for k, v in o.items()}
+        probes.update(c)
+        ref = {"imagenet16_120": probes.get("fidelity", {}), "cifar100": probes.get("fidelity-cifar100", {})}
+        if "fidelity-cifar10" in probes:  # at the meta-test task size (10 classes, 200 train per class)
+            ref["cifar10_task"] = probes["fidelity-cifar10"]
         cost = c.get("noise") or c.get("fidelity-cifar100") or {}
         result["chosen"] = {
             "name": args.choose, "recipe_hash": c["recipe_hash"], "recipe": c["recipe"],
