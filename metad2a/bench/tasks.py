@@ -241,20 +241,23 @@ def _read_tasks(db: str | os.PathLike, features: str | os.PathLike, specs: Seque
     """task id -> (TaskData, recipe, seeds, arch -> seconds) for each spec with records.
 
     A task's truth is its records' seed mean of ``target`` under its one recipe (``recipe_hash``
-    picks one when a task mixes several), archs sorted, accs float32: as ``load_task_data``.
+    picks one when a task mixes several), archs sorted, accs float32: as ``load_task_data``. Its
+    seeds are every seed among its records; a cell without all of them is left out.
     """
     recipes = store.recipes()
     feats = FeatureFile(features)
     out = {}
     for spec in specs:
-        per_arch: dict[str, list[float]] = defaultdict(list)
+        per_arch: dict[str, dict[int, float]] = defaultdict(dict)
         seconds: dict[str, float] = defaultdict(float)
-        seeds, hashes = set(), set()
+        hashes = set()
         for r in store.records(task_id=spec.task_id, recipe_hash=recipe_hash):
-            per_arch[r["arch"]].append(r["target"])
+            per_arch[r["arch"]][int(r["seed"])] = r["target"]
             seconds[r["arch"]] += float(r["wall_s"] or 0.0)
-            seeds.add(int(r["seed"]))
             hashes.add(r["recipe_hash"])
+        seeds = set().union(*per_arch.values())
+        # A cell still missing one of the task's seeds (a collection in progress) has no truth yet.
+        per_arch = {a: list(by_seed.values()) for a, by_seed in per_arch.items() if by_seed.keys() == seeds}
         if not per_arch:
             continue
         if len(hashes) > 1:

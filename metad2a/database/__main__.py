@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,16 @@ from metad2a.meta_data import meta_data_dir
 
 _REPO = Path(__file__).resolve().parent.parent.parent
 _META = str(meta_data_dir())
+
+
+def _probe_cpu_hours(runs_dir: Path) -> float:
+    """CPU hours of the recipe probes' stored runs: the ``cpu_s`` of every line of ``*.jsonl``."""
+    total = 0.0
+    for f in sorted(runs_dir.glob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                total += float(json.loads(line).get("cpu_s") or 0.0)
+    return total / 3600.0
 
 
 def _probe_numbers(store: Store | None, recipe: str | None, probe_path: Path) -> dict:
@@ -82,8 +92,10 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
       project's own runs; ``domains``: {source: {"tasks", "records"}} likewise;
       ``nb201_tasks``: {"imagenet16_120": imported records}; ``meta_test_truth``: {dataset:
       {"recipe", "cells", "seeds"}} of the meta-test store.
-    - ``cpu_hours``: {"meta_train", "meta_test"}: the CPU time the stored runs took (the collection's
-      budget); runs lost before they were stored and the recipe probes are not in it.
+    - ``meta_test_truth`` counts a dataset's complete cells: those with every seed it has.
+    - ``cpu_hours``: {"meta_train", "meta_test", "probes", "total"}: the CPU time of the stored
+      runs and of the recipe probes' runs (``probe_runs/*.jsonl`` beside the probe JSON): the
+      collection's budget. Runs lost before they were stored are in none of them.
     """
     from metad2a.database.nb201_import import NB201_TASK_ID
 
@@ -130,13 +142,20 @@ def stats(db: str | os.PathLike, meta_test_db: str | os.PathLike | None = None,
             out["meta_test"].update({s: n for s, n in m.con.execute(q)})
             extra["cpu_hours"]["meta_test"] = round(m.con.execute(cpu_q, (NB201_TASK_ID,)).fetchone()[0], 3)
             mnames = {h: spec.get("name", h) for h, spec in m.recipes().items()}
-            q = ("SELECT t.source, r.recipe_hash, COUNT(DISTINCT r.arch), COUNT(DISTINCT r.seed) FROM records r "
-                 "JOIN tasks t USING (task_id) GROUP BY t.source, r.recipe_hash")
-            for source, h, cells, seeds in m.con.execute(q):
-                extra["meta_test_truth"][source] = {"recipe": mnames.get(h, h), "cells": cells, "seeds": seeds}
+            q = ("SELECT t.source, r.recipe_hash, r.arch, GROUP_CONCAT(DISTINCT r.seed) FROM records r "
+                 "JOIN tasks t USING (task_id) GROUP BY t.source, r.recipe_hash, r.arch")
+            seeds_of: dict = defaultdict(list)
+            for source, h, _arch, seeds in m.con.execute(q):
+                seeds_of[(source, h)].append(frozenset(seeds.split(",")))
+            for (source, h), per_cell in seeds_of.items():
+                every = frozenset().union(*per_cell)  # a cell without all of them is still being collected
+                extra["meta_test_truth"][source] = {"recipe": mnames.get(h, h), "seeds": len(every),
+                                                    "cells": sum(c == every for c in per_cell)}
             if in_use is None:
                 hs = Counter(dict(m.con.execute("SELECT recipe_hash, COUNT(*) FROM records GROUP BY recipe_hash")))
                 in_use = hs.most_common(1)[0][0] if hs else None
+    extra["cpu_hours"]["probes"] = round(_probe_cpu_hours(probe.parent / "probe_runs"), 3)
+    extra["cpu_hours"]["total"] = round(sum(extra["cpu_hours"].values()), 3)
     measured = _probe_numbers(store, in_use, probe)
     # Prefer the seed noise measured on the store's own repeated runs; the probe is the fallback.
     own_rho, n_tasks = seed_spearman(store, in_use) if store is not None else (None, 0)

@@ -107,3 +107,22 @@ def test_a_leave_one_domain_out_run_trains_on_the_test_split_too(tiny_meta_data)
         load_database_tasks(db, feats, train_on=["train", "valid"])
     with pytest.raises(DataError, match="no task has"):
         load_database_tasks(db, feats, exclude_sources=["kannada"])
+
+
+def test_a_cell_still_missing_a_seed_has_no_truth_yet(tiny_meta_data, tmp_path):
+    import shutil
+    import sqlite3
+
+    from metad2a.bench.tasks import load_bench_tasks
+
+    db = shutil.copy(tiny_meta_data / "v1" / "meta-train.sqlite", tmp_path / "v1.sqlite")
+    feats = tiny_meta_data / "v1" / "features_meta-train.npz"
+    full = load_bench_tasks(db, feats, "test")[0]
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM records WHERE task_id = ? AND arch = ? AND seed = 1", (full.name, full.archs[0]))
+    con.commit()
+    con.close()
+    part = [t for t in load_bench_tasks(db, feats, "test") if t.name == full.name][0]
+    assert full.seeds == part.seeds == (0, 1)  # a collection in progress keeps the task's two seeds ...
+    assert part.archs == full.archs[1:]        # ... and leaves out the cell that has only one of them
+    assert list(part.accs) == list(full.accs[1:])

@@ -164,18 +164,22 @@ def test_stats_json_form(tmp_path, capsys):
         s.add_recipe(MINI)
         s.add_tasks(meta_test_tasks())
         s.add_record("mnist", rec(A1, 0) | {"cpu_s": 5400.0})
+        s.add_record("mnist", rec(A1, 1) | {"cpu_s": 0.0})
+        s.add_record("mnist", rec(A2, 0) | {"cpu_s": 0.0})  # its seed 1 is still to come: not complete
+    (tmp_path / "probe_runs").mkdir()
+    (tmp_path / "probe_runs" / "p.jsonl").write_text('{"cpu_s": 1800.0}\n\n{"cpu_s": 1800.0}\n')
     assert db_main(["stats", "--db", str(tmp_path / "mt.sqlite"), "--meta-test-db", str(tmp_path / "test.sqlite"),
                     "--probe", str(tmp_path / "none.json")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out == {"tasks": 3, "records": 3, "cells_per_task": {"min": 1, "median": 1.5}, "recipes": [H],
-                   "meta_test": {"cifar10": 0, "mnist": 1, "fashion-mnist": 0},
+                   "meta_test": {"cifar10": 0, "mnist": 3, "fashion-mnist": 0},
                    "seed_spearman": 0.85, "seed_spearman_tasks": 0, "fidelity_spearman": 0.72,
                    "truth_recipe": "mini", "by_recipe": {"mini": {"hash": H, "tasks": 2, "records": 3,
                                                                   "cells_per_task_min": 1}},
                    "domains": {"synthetic": {"tasks": 2, "records": 3}},
                    "fidelity": {"imagenet16_120": 0.72, "cifar100": None}, "nb201_tasks": {"imagenet16_120": 0},
-                   "meta_test_truth": {"mnist": {"recipe": "mini", "cells": 1, "seeds": 1}},
-                   "cpu_hours": {"meta_train": 0.501, "meta_test": 1.5}}
+                   "meta_test_truth": {"mnist": {"recipe": "mini", "cells": 1, "seeds": 2}},
+                   "cpu_hours": {"meta_train": 0.501, "meta_test": 1.5, "probes": 1.0, "total": 3.001}}
     assert stats(tmp_path / "missing.sqlite")["records"] == 0
 
 
